@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { isIpv4 } from '../util/ipv4.js';
+
+/**
+ * The gateway's own configuration file. Strict objects everywhere: an unknown key is an error, because a
+ * misspelt option silently falling back to a default is how gateways end up open.
+ */
+
+const ipv4 = z.string().refine(isIpv4, { message: 'must be a dotted-quad IPv4 address' });
+const port = z.number().int().min(0).max(65535);
+const millis = z.number().int().positive();
+
+const listener = z.strictObject({
+  address: ipv4,
+  port: port.default(53),
+});
+
+const upstream = z.strictObject({
+  address: ipv4,
+  port: port.default(53),
+});
+
+export const configSchema = z.strictObject({
+  /** Folder of RFC 1035 master files, relative to this config file. */
+  zones: z.string().min(1),
+  /** Folder of subscriber policy YAML, relative to this config file. */
+  policies: z.string().min(1),
+  dns: z.strictObject({
+    wan: z.strictObject({
+      listen: z.array(listener).min(1),
+    }),
+    lan: z
+      .strictObject({
+        listen: z.array(listener).min(1),
+        forwarders: z.array(upstream).default([]),
+        forwardTimeoutMs: millis.default(1000),
+        forwardAttempts: z.number().int().min(1).max(10).default(3),
+      })
+      .optional(),
+    /** Largest UDP response we send to an EDNS client, and the size we advertise (RFC 9715 suggests 1232). */
+    udpPayloadSize: z.number().int().min(512).max(4096).default(1232),
+    tcpIdleTimeoutMs: millis.default(10000),
+    tcpMaxConnections: z.number().int().positive().default(1024),
+  }),
+  pool: z.strictObject({
+    /** Public address where the gateway itself (and proxy_required names) answer. */
+    serviceAddress: ipv4,
+    /** Addresses, ranges (a-b) or CIDR blocks handed out for service names. */
+    addresses: z.array(z.string()).min(1),
+    /** Default reservation lifetime; a service name may set its own in its policy. */
+    lifetimeMs: millis.default(2000),
+    /** TCP clients are answered empty after one retry this long after an exhausted or refused allocation. */
+    tcpRetryMs: z.number().int().min(0).max(5000).default(250),
+    /** Zone in which every pool address gets a forward name (pool-a-b-c-d.<zone>) matching its PTR. */
+    nameZone: z.string().optional(),
+  }),
+  admin: z
+    .strictObject({
+      /** Unix socket for the admin API; reachable from outside the gateway's network namespace. */
+      socket: z.string().min(1),
+    })
+    .optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export type GatewayConfigInput = z.input<typeof configSchema>;
+export type GatewayConfigData = z.output<typeof configSchema>;

@@ -1,0 +1,117 @@
+import { formatIpv4, parseIpv4 } from '../../util/ipv4.js';
+import { canonicalName, isInZone, reverseName } from '../names.js';
+import { ZoneTree, type ZoneSource } from './zone-tree.js';
+
+/** What the policy loader hands us; structurally matches src/policy's model. */
+export interface ServiceSource {
+  fqdn: string;
+  protocol: number;
+  port: number;
+  proxyRequired: boolean;
+  carriergrade: boolean;
+  loosePacket: number;
+  lifetimeMs?: number;
+}
+export interface HostSource {
+  id: string;
+  fqdns: string[];
+  ipv4: string;
+  ipv4s: string[];
+  circularPoolMax?: number;
+  services: ServiceSource[];
+}
+
+/** A service name as the WAN side serves it: policy plus the host it leads to. */
+export interface ServiceEntry extends ServiceSource {
+  hostId: string;
+  /** Private address of the host, u32. */
+  target: number;
+  hostMax?: number;
+  /** SRV target name `_<port>._<proto>.<fqdn>` for services with a fixed port; undefined otherwise. */
+  srvName?: string;
+}
+
+export interface View {
+  name: 'wan' | 'lan';
+  tree: ZoneTree;
+  /** Service names (and their SRV target aliases) that allocate; WAN only. */
+  services: Map<string, ServiceEntry>;
+  /** LAN: names outside our zones go to the forwarders. */
+  forwards: boolean;
+  serviceAddress: string;
+}
+
+export interface PoolNaming {
+  serviceAddress: string;
+  addresses: number[];
+  /** Zone that gets pool-a-b-c-d names; defaults to the first forward zone. */
+  nameZone?: string;
+}
+
+const PROTO_LABEL: { [p: number]: string } = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+export function srvNameOf(s: ServiceSource): string | undefined {
+  const label = PROTO_LABEL[s.protocol];
+  return label && s.port > 0 ? `_${s.port}._${label}.${canonicalName(s.fqdn)}` : undefined;
+}
+
+export function poolHostName(address: number, zone: string): string {
+  return `pool-${formatIpv4(address).replace(/\./g, '-')}.${zone}`;
+}
+
+/**
+ * Builds the two views of our zones. Both share the zone files; they differ in what the policies add:
+ * LAN hosts see their peers' private addresses and PTRs, the Internet sees service names that allocate.
+ */
+export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolNaming): { wan: View; lan: View } {
+  const wanTree = new ZoneTree(zones);
+  const lanTree = new ZoneTree(zones);
+  const services = new Map<string, ServiceEntry>();
+  const defaultTtl = (tree: ZoneTree, name: string) => tree.findZone(name)?.soa.ttl ?? 60;
+
+  for (const host of hosts) {
+    const names = new Set([...host.fqdns.map(canonicalName), canonicalName(host.id), ...host.services.map((s) => canonicalName(s.fqdn))]);
+    for (const name of names) {
+      for (const addr of host.ipv4s.length ? host.ipv4s : [host.ipv4]) {
+        lanTree.add({ name, type: 'A', ttl: defaultTtl(lanTree, name), data: addr });
+      }
+    }
+    for (const addr of host.ipv4s.length ? host.ipv4s : [host.ipv4]) {
+      const rev = reverseName(addr);
+      lanTree.add({ name: rev, type: 'PTR', ttl: defaultTtl(lanTree, rev), data: canonicalName(host.fqdns[0] ?? host.id) });
+    }
+    for (const s of host.services) {
+      const entry: ServiceEntry = {
+        ...s,
+        fqdn: canonicalName(s.fqdn),
+        hostId: canonicalName(host.id),
+        target: parseIpv4(host.ipv4),
+        hostMax: host.circularPoolMax,
+        srvName: srvNameOf(s),
+      };
+      services.set(entry.fqdn, entry);
+      wanTree.touch(entry.fqdn);
+      if (entry.srvName) {
+        services.set(entry.srvName, entry);
+        wanTree.touch(entry.srvName);
+      }
+    }
+  }
+
+  const forwardZones = [...wanTree.origins()].filter((o) => !isInZone(o, 'in-addr.arpa') && !isInZone(o, 'ip6.arpa'));
+  const nameZone = pool.nameZone ? canonicalName(pool.nameZone) : forwardZones[0];
+  for (const tree of [wanTree, lanTree]) {
+    for (const address of pool.addresses) {
+      const rev = reverseName(formatIpv4(address));
+      if (!nameZone || !tree.findZone(rev)) continue;
+      const name = poolHostName(address, nameZone);
+      tree.add({ name: rev, type: 'PTR', ttl: defaultTtl(tree, rev), data: name });
+      tree.add({ name, type: 'A', ttl: defaultTtl(tree, name), data: formatIpv4(address) });
+    }
+  }
+
+  return {
+    wan: { name: 'wan', tree: wanTree, services, forwards: false, serviceAddress: pool.serviceAddress },
+    lan: { name: 'lan', tree: lanTree, services: new Map(), forwards: true, serviceAddress: pool.serviceAddress },
+  };
+}

@@ -1,0 +1,106 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { randomInt } from 'node:crypto';
+import dnsPacket from 'dns-packet';
+
+export interface Upstream {
+  address: string;
+  port: number;
+}
+
+export interface ForwarderOptions {
+  upstreams: Upstream[];
+  timeoutMs: number;
+  attempts: number;
+}
+
+/**
+ * Relays LAN queries for names outside our zones to the configured resolvers. Each try uses a fresh socket
+ * (a random source port) and a random ID, and only a reply that matches ID and question is accepted, so an
+ * off-path attacker has to guess both. TCP clients are relayed over TCP, so a large answer is never cut.
+ */
+export class Forwarder {
+  private next = 0;
+  constructor(private readonly opts: ForwarderOptions) {}
+
+  /** Returns the upstream's reply with the client's ID restored, or undefined when no upstream answered. */
+  async forward(packet: Buffer, overTcp: boolean): Promise<Buffer | undefined> {
+    if (this.opts.upstreams.length === 0) return undefined;
+    const clientId = packet.readUInt16BE(0);
+    let question: dnsPacket.Question | undefined;
+    try {
+      question = dnsPacket.decode(packet).questions?.[0];
+    } catch {
+      return undefined;
+    }
+    if (!question) return undefined;
+    for (let attempt = 0; attempt < this.opts.attempts; attempt++) {
+      const upstream = this.opts.upstreams[this.next++ % this.opts.upstreams.length];
+      const id = randomInt(0, 65536);
+      const out = Buffer.from(packet);
+      out.writeUInt16BE(id, 0);
+      try {
+        const reply = overTcp ? await this.viaTcp(out, upstream) : await this.viaUdp(out, upstream, id, question);
+        if (!reply || !matches(reply, id, question)) continue;
+        reply.writeUInt16BE(clientId, 0);
+        return reply;
+      } catch {
+        // try the next upstream
+      }
+    }
+    return undefined;
+  }
+
+  private viaUdp(out: Buffer, upstream: Upstream, id: number, question: dnsPacket.Question): Promise<Buffer | undefined> {
+    return new Promise((resolve) => {
+      const socket = dgram.createSocket('udp4');
+      const done = (reply?: Buffer) => {
+        clearTimeout(timer);
+        socket.close();
+        resolve(reply);
+      };
+      const timer = setTimeout(() => done(undefined), this.opts.timeoutMs);
+      socket.on('error', () => done(undefined));
+      socket.on('message', (msg, rinfo) => {
+        // Ignore strays and spoofs; keep waiting for the real reply until the timer fires.
+        if (rinfo.address !== upstream.address || rinfo.port !== upstream.port) return;
+        if (matches(msg, id, question)) done(msg);
+      });
+      socket.send(out, upstream.port, upstream.address, (err) => err && done(undefined));
+    });
+  }
+
+  private viaTcp(out: Buffer, upstream: Upstream): Promise<Buffer | undefined> {
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: upstream.address, port: upstream.port });
+      let buf = Buffer.alloc(0);
+      const done = (reply?: Buffer) => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(reply);
+      };
+      const timer = setTimeout(() => done(undefined), this.opts.timeoutMs);
+      socket.on('error', () => done(undefined));
+      socket.on('connect', () => {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(out.length);
+        socket.write(Buffer.concat([len, out]));
+      });
+      socket.on('data', (chunk) => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      });
+      socket.on('end', () => done(undefined));
+    });
+  }
+}
+
+function matches(reply: Buffer, id: number, question: dnsPacket.Question): boolean {
+  try {
+    if (reply.length < 12 || reply.readUInt16BE(0) !== id || !(reply.readUInt16BE(2) & 0x8000)) return false;
+    const q = dnsPacket.decode(reply).questions?.[0];
+    return !!q && q.name.toLowerCase() === question.name.toLowerCase() && q.type === question.type && q.class === question.class;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,28 @@
+/** Counters for the DNS front; plain numbers so the hot path pays an increment, nothing more. */
+export class DnsMetrics {
+  queriesUdp = 0;
+  queriesTcp = 0;
+  dropped = 0;
+  malformed = 0;
+  cacheHits = 0;
+  allocations = 0;
+  /** Exhausted pool or host cap, UDP: no answer so the resolver retries. */
+  exhaustedUdpDropped = 0;
+  /** Exhausted pool or host cap, TCP: empty answer after one retry. */
+  exhaustedTcpEmpty = 0;
+  /** Allocations that succeeded on the TCP retry. */
+  tcpRetrySucceeded = 0;
+  forwarded = 0;
+  forwardFailed = 0;
+  tcpConnections = 0;
+  tcpRejected = 0;
+  readonly rcodes: { [rcode: number]: number } = {};
+
+  countRcode(rcode: number): void {
+    this.rcodes[rcode] = (this.rcodes[rcode] ?? 0) + 1;
+  }
+
+  snapshot(): Omit<DnsMetrics, 'countRcode' | 'snapshot'> {
+    return { ...this, rcodes: { ...this.rcodes } };
+  }
+}

@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import type { CircularPool, Reservation } from '../../pool/circular-pool.js';
+import type { View } from '../authority/views.js';
+import { allocationSpec, decide, emptyAnswer, type Decision } from '../answer/decide.js';
+import { ResponseCache, type CacheEntry } from '../answer/response-cache.js';
+import type { Forwarder } from '../forward/forwarder.js';
+import type { DnsMetrics } from '../metrics.js';
+import { buildTemplate, headerOnlyError, instantiate, udpLimit, type ResponseSpec } from '../wire/encode-response.js';
+import { parseQuery, RCODE, type Query } from '../wire/parse-query.js';
+
+export type Transport = 'udp' | 'tcp';
+
+export interface QueryHandlerDeps {
+  view: View;
+  pool: CircularPool;
+  forwarder?: Forwarder;
+  metrics: DnsMetrics;
+  log: Logger;
+  /** Milliseconds; injected so tests can drive reservation lifetimes. */
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  udpPayloadSize: number;
+  tcpRetryMs: number;
+  /** Called for every reservation made, e.g. to log or to prime the data plane. */
+  onReserve?: (r: Reservation, client: string) => void;
+}
+
+const PLACEHOLDER = '0.0.0.0';
+
+/**
+ * The pipeline for one view: parse, look up the cached answer or decide one, then answer, allocate or forward.
+ * Returns the bytes to send, undefined to stay silent, or a promise of either when the answer has to wait
+ * (forwarding, the TCP retry after an exhausted pool). The synchronous return keeps the UDP hot path free of
+ * promise allocations. This is the one place that turns a bad packet into a wire-level error reply.
+ */
+export class QueryHandler {
+  private readonly cache = new ResponseCache();
+  constructor(private readonly deps: QueryHandlerDeps) {}
+
+  handle(packet: Buffer, transport: Transport, client: string): Buffer | undefined | Promise<Buffer | undefined> {
+    const { metrics } = this.deps;
+    if (transport === 'udp') metrics.queriesUdp++;
+    else metrics.queriesTcp++;
+
+    const parsed = parseQuery(packet);
+    if (parsed.kind === 'drop') {
+      metrics.dropped++;
+      return undefined;
+    }
+    if (parsed.kind === 'error') {
+      metrics.malformed++;
+      if (!parsed.query) {
+        metrics.countRcode(parsed.rcode);
+        return headerOnlyError(parsed.id, parsed.flags, parsed.rcode);
+      }
+      const spec: ResponseSpec = { rcode: parsed.rcode, authoritative: false, answers: [], authorities: [], additionals: [] };
+      return this.send(buildTemplate(parsed.query, packet, spec, this.deps), parsed.query, packet, transport);
+    }
+    const query = parsed.query;
+    const entry = this.entryFor(query, packet);
+    return this.carryOut(entry, query, packet, transport, client);
+  }
+
+  /** Drops every cached answer; call after zones or policies change. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  private entryFor(query: Query, packet: Buffer): CacheEntry {
+    const cacheable = !query.qnameCompressed;
+    const key = cacheable ? ResponseCache.key(query.qname, query.qtype, query.qclass, !!query.edns, !!query.edns?.dnssecOk) : '';
+    if (cacheable) {
+      const hit = this.cache.get(key);
+      if (hit) {
+        this.deps.metrics.cacheHits++;
+        return hit;
+      }
+    }
+    const decision = decide(this.deps.view, query.qname, query.qtype, query.qclass);
+    const spec =
+      decision.kind === 'answer' ? decision.spec :
+      decision.kind === 'allocate' ? allocationSpec(this.deps.view, query.qname, decision, PLACEHOLDER) :
+      emptyAnswer(this.deps.view); // forward: the template is unused
+    const entry = { decision, template: buildTemplate(query, packet, spec, this.deps) };
+    if (cacheable) this.cache.set(key, entry);
+    return entry;
+  }
+
+  private carryOut(entry: CacheEntry, query: Query, packet: Buffer, transport: Transport, client: string) {
+    const { decision, template } = entry;
+    switch (decision.kind) {
+      case 'answer':
+        return this.send(template, query, packet, transport);
+      case 'forward':
+        return this.forward(query, packet, transport);
+      case 'allocate': {
+        const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
+        // A truncated answer carries no address: don't spend a reservation on it, the client comes back over TCP.
+        if (template.full.length > limit) return this.send(template, query, packet, transport);
+        const address = this.reserve(decision, client);
+        if (address !== undefined) return this.send(template, query, packet, transport, address);
+        if (transport === 'udp') {
+          this.deps.metrics.exhaustedUdpDropped++;
+          return undefined;
+        }
+        return this.retryOverTcp(decision, template, query, packet, client);
+      }
+    }
+  }
+
+  private reserve(d: Extract<Decision, { kind: 'allocate' }>, client: string): number | undefined {
+    const s = d.service;
+    const result = this.deps.pool.reserve(
+      {
+        key: { protocol: s.protocol, port: s.port },
+        hostId: s.hostId,
+        target: s.target,
+        service: s.fqdn,
+        lifetimeMs: s.lifetimeMs,
+        hostMax: s.hostMax,
+        loosePacket: s.loosePacket,
+      },
+      this.deps.now(),
+    );
+    if (!result.ok) return undefined;
+    this.deps.metrics.allocations++;
+    this.deps.onReserve?.(result.reservation, client);
+    return result.reservation.address;
+  }
+
+  private async retryOverTcp(d: Extract<Decision, { kind: 'allocate' }>, template: CacheEntry['template'], query: Query, packet: Buffer, client: string) {
+    await this.deps.sleep(this.deps.tcpRetryMs);
+    const address = this.reserve(d, client);
+    if (address !== undefined) {
+      this.deps.metrics.tcpRetrySucceeded++;
+      return this.send(template, query, packet, 'tcp', address);
+    }
+    this.deps.metrics.exhaustedTcpEmpty++;
+    return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, packet, 'tcp');
+  }
+
+  private async forward(query: Query, packet: Buffer, transport: Transport): Promise<Buffer | undefined> {
+    const reply = await this.deps.forwarder?.forward(packet, transport === 'tcp');
+    if (reply) {
+      this.deps.metrics.forwarded++;
+      this.deps.metrics.countRcode(reply[3] & 0xf);
+      return reply;
+    }
+    this.deps.metrics.forwardFailed++;
+    const spec: ResponseSpec = { rcode: RCODE.SERVFAIL, authoritative: false, recursionAvailable: true, answers: [], authorities: [], additionals: [] };
+    return this.send(buildTemplate(query, packet, spec, this.deps), query, packet, transport);
+  }
+
+  private send(template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, address?: number): Buffer {
+    this.deps.metrics.countRcode(template.spec.rcode);
+    const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
+    return instantiate(template, query, packet, limit, address);
+  }
+}

@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dnsPacket from 'dns-packet';
+import { parseQuery, RCODE } from '../../src/dns/wire/parse-query.js';
+
+function query(name: string, type: dnsPacket.RecordType = 'A', extra: Partial<dnsPacket.Packet> = {}): Buffer {
+  return dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type, class: 'IN' }], ...extra });
+}
+
+test('reads id, canonical lowercase name, type and class', () => {
+  const r = parseQuery(query('WwW.HostA.GWA.demo', 'AAAA'));
+  assert.equal(r.kind, 'query');
+  if (r.kind !== 'query') return;
+  assert.equal(r.query.id, 4242);
+  assert.equal(r.query.qname, 'www.hosta.gwa.demo');
+  assert.equal(r.query.qtype, 28);
+  assert.equal(r.query.qclass, 1);
+  assert.equal(r.query.qnameStart, 12);
+  assert.equal(r.query.qnameEnd, 12 + 20);
+  assert.equal(r.query.edns, undefined);
+});
+
+test('root question is the empty name', () => {
+  const r = parseQuery(query('.', 'NS'));
+  assert.equal(r.kind === 'query' && r.query.qname, '');
+});
+
+test('EDNS0: size, DO bit and IPv4 client subnet', () => {
+  const buf = query('a.gwa.demo', 'A', {
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4000, flags: dnsPacket.DNSSEC_OK, options: [{ code: 'CLIENT_SUBNET', family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: '198.51.100.0' }] } as unknown as dnsPacket.Answer],
+  });
+  const r = parseQuery(buf);
+  assert.equal(r.kind, 'query');
+  if (r.kind !== 'query') return;
+  assert.deepEqual(r.query.edns, { udpSize: 4000, version: 0, dnssecOk: true, clientSubnet: { address: 0xc6336400, sourcePrefix: 24 } });
+});
+
+test('drops packets too short for a header and responses', () => {
+  assert.equal(parseQuery(Buffer.alloc(11)).kind, 'drop');
+  const resp = dnsPacket.encode({ type: 'response', id: 1, questions: [{ name: 'a', type: 'A', class: 'IN' }] });
+  assert.equal(parseQuery(resp).kind, 'drop');
+});
+
+const cases: [string, (b: Buffer) => Buffer, number][] = [
+  ['no question', (b) => { b.writeUInt16BE(0, 4); return b.subarray(0, 12); }, RCODE.FORMERR],
+  ['two questions', (b) => { b.writeUInt16BE(2, 4); return b; }, RCODE.FORMERR],
+  ['question cut short', (b) => b.subarray(0, b.length - 2), RCODE.FORMERR],
+  ['label runs past the end', (b) => { b[12] = 60; return b; }, RCODE.FORMERR],
+  ['forward compression pointer (loop)', (b) => { b[12] = 0xc0; b[13] = 12; return b; }, RCODE.FORMERR],
+  ['obsolete extended label type', (b) => { b[12] = 0x41; return b; }, RCODE.FORMERR],
+  ['opcode STATUS', (b) => { b.writeUInt16BE(2 << 11, 2); return b; }, RCODE.NOTIMP],
+  ['additional count with no record', (b) => { b.writeUInt16BE(1, 10); return b; }, RCODE.FORMERR],
+];
+for (const [name, mangle, rcode] of cases) {
+  test(`malformed: ${name} -> rcode ${rcode}`, () => {
+    const r = parseQuery(mangle(query('x.gwa.demo')));
+    assert.equal(r.kind, 'error');
+    assert.equal(r.kind === 'error' && r.rcode, rcode);
+  });
+}
+
+test('two OPT records are FORMERR, EDNS version 1 is BADVERS', () => {
+  const opt = { type: 'OPT', name: '.', udpPayloadSize: 1232 } as dnsPacket.Answer;
+  const two = parseQuery(query('x.gwa.demo', 'A', { additionals: [opt, opt] }));
+  assert.equal(two.kind === 'error' && two.rcode, RCODE.FORMERR);
+  const v1 = parseQuery(query('x.gwa.demo', 'A', { additionals: [{ ...opt, ednsVersion: 1 } as dnsPacket.Answer] }));
+  assert.equal(v1.kind === 'error' && v1.rcode, RCODE.BADVERS);
+  assert.ok(v1.kind === 'error' && v1.query, 'BADVERS keeps the question to echo it');
+});
+
+test('an additional record whose owner is a pointer back to the question name is legal', () => {
+  const base = query('A.gwa.demo');
+  const rr = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4]);
+  const buf = Buffer.concat([base, rr]);
+  buf.writeUInt16BE(1, 10);
+  const r = parseQuery(buf);
+  assert.equal(r.kind, 'query');
+});
+
+test('never throws on random garbage', () => {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff);
+  for (let i = 0; i < 20000; i++) {
+    const len = rnd() % 80;
+    const buf = Buffer.alloc(len);
+    for (let j = 0; j < len; j++) buf[j] = rnd();
+    if (len > 2) buf[2] &= 0x7f; // mostly queries, so parsing goes deep
+    assert.doesNotThrow(() => parseQuery(buf));
+  }
+});

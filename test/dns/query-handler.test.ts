@@ -1,0 +1,197 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dnsPacket from 'dns-packet';
+import pino from 'pino';
+import { CircularPool } from '../../src/pool/circular-pool.js';
+import { buildViews, type HostSource } from '../../src/dns/authority/views.js';
+import type { ZoneSource } from '../../src/dns/authority/zone-tree.js';
+import { DnsMetrics } from '../../src/dns/metrics.js';
+import { QueryHandler, type Transport } from '../../src/dns/server/query-handler.js';
+import { parseIpv4 } from '../../src/util/ipv4.js';
+
+const soa = (origin: string) => ({
+  name: origin, type: 'SOA', ttl: 3600,
+  data: { mname: `ns1.${origin}`, rname: `hostmaster.${origin}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 60 },
+});
+const zones: ZoneSource[] = [
+  {
+    origin: 'gwa.demo',
+    soa: soa('gwa.demo'),
+    records: [
+      soa('gwa.demo'),
+      { name: 'gwa.demo', type: 'NS', ttl: 3600, data: 'ns1.gwa.demo' },
+      { name: 'ns1.gwa.demo', type: 'A', ttl: 3600, data: '100.64.1.130' },
+      { name: 'alias.gwa.demo', type: 'CNAME', ttl: 300, data: 'ns1.gwa.demo' },
+      { name: 'big.gwa.demo', type: 'TXT', ttl: 300, data: Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(200, 'x')) },
+    ],
+  },
+  { origin: '0.168.192.in-addr.arpa', soa: soa('0.168.192.in-addr.arpa'), records: [soa('0.168.192.in-addr.arpa')] },
+  { origin: '1.64.100.in-addr.arpa', soa: soa('1.64.100.in-addr.arpa'), records: [soa('1.64.100.in-addr.arpa')] },
+];
+const svc = (fqdn: string, protocol: number, port: number, extra = {}) => ({ fqdn, protocol, port, proxyRequired: false, carriergrade: false, loosePacket: 0, ...extra });
+const hosts: HostSource[] = [
+  {
+    id: 'hosta.gwa.demo', fqdns: ['hosta.gwa.demo'], ipv4: '192.168.0.100', ipv4s: ['192.168.0.100'], circularPoolMax: 2,
+    services: [svc('hosta.gwa.demo', 0, 0), svc('www.hosta.gwa.demo', 6, 80), svc('ssh.hosta.gwa.demo', 6, 22), svc('web.hosta.gwa.demo', 6, 443, { proxyRequired: true })],
+  },
+  { id: 'hostb.gwa.demo', fqdns: ['hostb.gwa.demo'], ipv4: '192.168.0.101', ipv4s: ['192.168.0.101'], services: [svc('www.hostb.gwa.demo', 6, 80)] },
+];
+const poolAddrs = ['100.64.1.131', '100.64.1.132', '100.64.1.133'].map(parseIpv4);
+
+function setup(view: 'wan' | 'lan' = 'wan') {
+  let now = 1000;
+  const pool = new CircularPool({ addresses: poolAddrs, lifetimeMs: 2000 });
+  const views = buildViews(zones, hosts, { serviceAddress: '100.64.1.130', addresses: poolAddrs, nameZone: 'gwa.demo' });
+  const metrics = new DnsMetrics();
+  const handler = new QueryHandler({
+    view: views[view], pool, metrics, log: pino({ level: 'silent' }), now: () => now, sleep: async () => {}, udpPayloadSize: 1232, tcpRetryMs: 0,
+  });
+  const ask = async (name: string, type: string, opts: { transport?: Transport; edns?: number; raw?: Buffer } = {}) => {
+    const packet = opts.raw ?? dnsPacket.encode({
+      type: 'query', id: 77, flags: dnsPacket.RECURSION_DESIRED,
+      questions: [{ name, type: type as dnsPacket.RecordType, class: 'IN' }],
+      additionals: opts.edns ? [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns } as unknown as dnsPacket.Answer] : [],
+    });
+    const out = await handler.handle(packet, opts.transport ?? 'udp', '100.64.0.100');
+    return out && { buf: out, msg: dnsPacket.decode(out) as dnsPacket.DecodedPacket & { rcode: string } };
+  };
+  return { ask, pool, metrics, advance: (ms: number) => (now += ms) };
+}
+
+test('WAN A for a service name allocates from the pool with TTL 0, AA set, case echoed', async () => {
+  const { ask, pool } = setup();
+  const r = (await ask('WWW.HostA.gwa.demo', 'A'))!;
+  assert.equal(r.msg.id, 77);
+  assert.equal(r.msg.rcode, 'NOERROR');
+  assert.ok(r.msg.flag_aa);
+  assert.ok(r.msg.flag_rd, 'RD echoed');
+  assert.equal(r.msg.questions![0].name, 'WWW.HostA.gwa.demo');
+  assert.equal(r.msg.answers!.length, 1);
+  const a = r.msg.answers![0] as dnsPacket.StringAnswer;
+  assert.equal(a.name, 'WWW.HostA.gwa.demo');
+  assert.equal(a.ttl, 0);
+  assert.equal(a.data, '100.64.1.131');
+  assert.equal(pool.stats.live, 1);
+  const r2 = (await ask('www.hostb.gwa.demo', 'A'))!;
+  assert.equal((r2.msg.answers![0] as dnsPacket.StringAnswer).data, '100.64.1.132', 'circular: next address');
+});
+
+test('exhaustion: UDP gets silence, TCP an empty answer after the retry; both counted; expiry recovers', async () => {
+  const { ask, metrics, advance } = setup();
+  for (let i = 0; i < 3; i++) assert.ok((await ask('www.hostb.gwa.demo', 'A'))!.msg.answers!.length === 1);
+  assert.equal(await ask('www.hostb.gwa.demo', 'A'), undefined);
+  assert.equal(metrics.exhaustedUdpDropped, 1);
+  const tcp = (await ask('www.hostb.gwa.demo', 'A', { transport: 'tcp' }))!;
+  assert.equal(tcp.msg.rcode, 'NOERROR');
+  assert.equal(tcp.msg.answers!.length, 0);
+  assert.equal(tcp.msg.authorities!.length, 0, 'no SOA: the empty answer must not be negatively cached');
+  assert.equal(metrics.exhaustedTcpEmpty, 1);
+  advance(2000);
+  assert.equal((await ask('www.hostb.gwa.demo', 'A'))!.msg.answers!.length, 1, 'expired reservations free the pool');
+});
+
+test('a service with a different port shares an address; CIRCULARPOOL max caps the host', async () => {
+  const { ask } = setup();
+  const www = (await ask('www.hosta.gwa.demo', 'A'))!.msg.answers![0] as dnsPacket.StringAnswer;
+  const ssh = (await ask('ssh.hosta.gwa.demo', 'A'))!.msg.answers![0] as dnsPacket.StringAnswer;
+  assert.equal(www.data, '100.64.1.131');
+  assert.equal(ssh.data, '100.64.1.132');
+  assert.equal(await ask('hosta.gwa.demo', 'A'), undefined, 'hosta has max 2 pending');
+});
+
+test('SRV and TXT for a service name', async () => {
+  const { ask } = setup();
+  const srv = (await ask('ssh.hosta.gwa.demo', 'SRV'))!.msg;
+  const rr = srv.answers![0] as dnsPacket.SrvAnswer;
+  assert.deepEqual(rr.data, { priority: 10, weight: 100, port: 22, target: '_22._tcp.ssh.hosta.gwa.demo' });
+  assert.equal(rr.ttl, 0);
+  const glue = srv.additionals![0] as dnsPacket.StringAnswer;
+  assert.equal(glue.name, '_22._tcp.ssh.hosta.gwa.demo');
+  assert.equal(glue.data, '100.64.1.131');
+  const txt = (await ask('ssh.hosta.gwa.demo', 'TXT'))!.msg.answers![0] as dnsPacket.TxtAnswer;
+  assert.deepEqual((txt.data as Buffer[]).map(String), ['proxy_required=false', 'protocol=tcp', 'port=22']);
+  const any = (await ask('hosta.gwa.demo', 'SRV'))!.msg;
+  assert.equal(any.answers!.length, 0, 'no SRV for a name without a fixed port');
+});
+
+test('AAAA for a service name is NODATA with SOA; proxy_required answers the service address', async () => {
+  const { ask, pool } = setup();
+  const r = (await ask('www.hosta.gwa.demo', 'AAAA'))!.msg;
+  assert.equal(r.rcode, 'NOERROR');
+  assert.equal(r.answers!.length, 0);
+  assert.equal(r.authorities![0].type, 'SOA');
+  assert.equal(r.authorities![0].ttl, 60, 'negative TTL is min(SOA TTL, minimum)');
+  const p = (await ask('web.hosta.gwa.demo', 'A'))!.msg.answers![0] as dnsPacket.StringAnswer;
+  assert.equal(p.data, '100.64.1.130');
+  assert.equal(pool.stats.live, 0);
+});
+
+test('authoritative basics: apex SOA and NS, NXDOMAIN with SOA, label-aware zones, REFUSED outside', async () => {
+  const { ask } = setup();
+  const soaR = (await ask('gwa.demo', 'SOA'))!.msg;
+  assert.equal(soaR.answers![0].type, 'SOA');
+  const ns = (await ask('gwa.demo', 'NS'))!.msg;
+  assert.equal((ns.answers![0] as dnsPacket.StringAnswer).data, 'ns1.gwa.demo');
+  assert.equal((ns.additionals![0] as dnsPacket.StringAnswer).data, '100.64.1.130', 'glue');
+  const apexA = (await ask('gwa.demo', 'A'))!.msg;
+  assert.equal(apexA.answers!.length, 0, 'apex A is NODATA, not an A whatever the type');
+  const nx = (await ask('nope.gwa.demo', 'A'))!.msg;
+  assert.equal(nx.rcode, 'NXDOMAIN');
+  assert.equal(nx.authorities![0].type, 'SOA');
+  assert.equal((await ask('evilgwa.demo', 'A'))!.msg.rcode, 'REFUSED');
+  assert.equal((await ask('example.com', 'A'))!.msg.rcode, 'REFUSED');
+  const ent = (await ask('_tcp.ssh.hosta.gwa.demo', 'A'))!.msg;
+  assert.equal(ent.rcode, 'NOERROR', 'empty non-terminal is NODATA');
+  const cname = (await ask('alias.gwa.demo', 'A'))!.msg;
+  assert.deepEqual(cname.answers!.map((a) => a.type), ['CNAME', 'A']);
+});
+
+test('pool PTR and forward names; LAN PTR and private addresses', async () => {
+  const wan = setup('wan');
+  const ptr = (await wan.ask('131.1.64.100.in-addr.arpa', 'PTR'))!.msg.answers![0] as dnsPacket.StringAnswer;
+  assert.equal(ptr.data, 'pool-100-64-1-131.gwa.demo');
+  assert.equal(((await wan.ask('pool-100-64-1-131.gwa.demo', 'A'))!.msg.answers![0] as dnsPacket.StringAnswer).data, '100.64.1.131');
+  assert.equal((await wan.ask('100.0.168.192.in-addr.arpa', 'PTR'))!.msg.rcode, 'NXDOMAIN', 'private names stay private');
+  const lan = setup('lan');
+  const a = (await lan.ask('www.hosta.gwa.demo', 'A'))!.msg;
+  assert.equal((a.answers![0] as dnsPacket.StringAnswer).data, '192.168.0.100');
+  assert.ok(a.flag_ra);
+  assert.equal(lan.pool.stats.live, 0, 'LAN queries never allocate');
+  const lptr = (await lan.ask('100.0.168.192.in-addr.arpa', 'PTR'))!.msg.answers![0] as dnsPacket.StringAnswer;
+  assert.equal(lptr.data, 'hosta.gwa.demo');
+});
+
+test('EDNS: OPT echoed, large answers truncated over UDP to the client size, whole over TCP', async () => {
+  const { ask } = setup();
+  const small = (await ask('big.gwa.demo', 'TXT', { edns: 1232 }))!;
+  assert.ok(small.msg.flag_tc);
+  assert.equal(small.msg.answers!.length, 0);
+  assert.ok(small.buf.length <= 1232);
+  assert.equal(small.msg.additionals![0].type, 'OPT');
+  const noEdns = (await ask('big.gwa.demo', 'TXT'))!;
+  assert.ok(noEdns.msg.flag_tc && noEdns.buf.length <= 512);
+  const big = (await ask('big.gwa.demo', 'TXT', { edns: 4096 }))!;
+  assert.ok(big.msg.flag_tc, 'our own limit (1232) wins over a larger client size');
+  const tcp = (await ask('big.gwa.demo', 'TXT', { transport: 'tcp', edns: 1232 }))!;
+  assert.ok(!tcp.msg.flag_tc);
+  assert.equal(tcp.msg.answers!.length, 1);
+  assert.ok(tcp.buf.length > 2000);
+});
+
+test('cached answers still echo each query\'s ID and case', async () => {
+  const { ask, metrics } = setup();
+  await ask('NS1.gwa.demo', 'A');
+  const r = (await ask('ns1.GWA.DEMO', 'A'))!.msg;
+  assert.equal(metrics.cacheHits, 1);
+  assert.equal(r.questions![0].name, 'ns1.GWA.DEMO');
+  assert.equal(r.answers![0].name, 'ns1.GWA.DEMO');
+});
+
+test('malformed: FORMERR with the ID when the header is readable, silence otherwise, never a throw', async () => {
+  const { ask } = setup();
+  const bad = Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0]);
+  const r = (await ask('', '', { raw: bad }))!;
+  assert.equal(r.msg.id, 0x1234);
+  assert.equal(r.msg.rcode, 'FORMERR');
+  assert.equal(await ask('', '', { raw: Buffer.from([1, 2, 3]) }), undefined);
+});
