@@ -1,0 +1,82 @@
+import http from 'node:http';
+import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+
+export type Route = () => unknown;
+
+/**
+ * Read-only admin API on a Unix socket. A Unix socket is reachable from the host namespace whatever network
+ * namespace the gateway runs in, and file permissions (0600, root) stand in for authentication: nothing of the
+ * control plane is ever exposed on a network port (Realm Gateway's UDP control port reached a shell).
+ */
+export class AdminServer {
+  private server?: http.Server;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly routes: { [path: string]: Route },
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    await this.removeStaleSocket();
+    const server = http.createServer((req, res) => {
+      const route = req.method === 'GET' ? this.routes[(req.url ?? '').split('?')[0]] : undefined;
+      if (!route) {
+        res.writeHead(req.method === 'GET' ? 404 : 405, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'no such resource', routes: Object.keys(this.routes) }));
+        return;
+      }
+      try {
+        const body = JSON.stringify(route(), null, 2);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body + '\n');
+      } catch (err) {
+        this.log.error({ err }, 'admin route failed');
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: (err as Error).message }));
+      }
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    chmodSync(this.socketPath, 0o600);
+  }
+
+  /** A socket file left by a killed gateway is removed; one that still answers belongs to a live gateway. */
+  private async removeStaleSocket(): Promise<void> {
+    if (!existsSync(this.socketPath)) return;
+    if (!statSync(this.socketPath).isSocket()) throw new Error(`${this.socketPath} exists and is not a socket`);
+    const alive = await new Promise<boolean>((resolve) => {
+      const c = net.connect(this.socketPath);
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (alive) throw new Error(`another gateway is serving ${this.socketPath}`);
+    unlinkSync(this.socketPath);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    try {
+      unlinkSync(this.socketPath);
+    } catch {
+      /* already gone */
+    }
+  }
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { InputError, formatProblem } from '../errors.js';
+import { loadInputs } from '../inputs.js';
+import { Gateway } from '../gateway.js';
+import { createLogger } from '../log.js';
+
+const HELP = `realmgw - DNS-driven realm gateway
+
+Usage:
+  realmgw run   --config FILE   start the gateway (DNS front, circular pool, admin API)
+  realmgw check --config FILE   validate config, zones and policies; print every problem; change nothing
+  realmgw --help                this text
+
+Options:
+  -c, --config FILE   gateway configuration (YAML)
+      --log-level L   fatal|error|warn|info|debug|trace (overrides the config)
+      --pretty        human-readable logs even when stdout is not a terminal
+
+Exit status: 0 ok, 1 invalid input or failure to start, 2 usage error.`;
+
+function usage(message: string): never {
+  process.stderr.write(`realmgw: ${message}\n\n${HELP}\n`);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'log-level': { type: 'string' },
+        pretty: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === 'help') {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const command = positionals[0];
+  if (!command) usage('no command given');
+  if (command !== 'run' && command !== 'check') usage(`unknown command '${command}'`);
+  if (!values.config) usage(`'${command}' needs --config FILE`);
+
+  let inputs;
+  try {
+    inputs = loadInputs(values.config);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    process.stderr.write(`realmgw: ${err.problems.length} problem(s) found; nothing was applied\n`);
+    return 1;
+  }
+
+  if (command === 'check') {
+    const services = [...inputs.policies.hosts.values()].reduce((n, h) => n + h.services.length, 0);
+    process.stdout.write(
+      `ok: ${inputs.config.file}: ${inputs.zones.length} zones, ${inputs.policies.hosts.size} hosts, ` +
+        `${services} service names, ${inputs.config.poolAddresses.length} pool addresses\n`,
+    );
+    return 0;
+  }
+
+  const log = createLogger(values['log-level'] ?? inputs.config.log.level, values.pretty ?? process.stdout.isTTY === true);
+  for (const m of inputs.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
+  const gateway = new Gateway(inputs, log);
+  try {
+    await gateway.start();
+  } catch (err) {
+    log.fatal({ err }, 'gateway failed to start');
+    return 1;
+  }
+  log.info({ endpoints: gateway.endpoints, pool: inputs.config.poolAddresses.length }, 'realmgw running');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await gateway.stop();
+  log.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`realmgw: ${(err as Error).stack ?? err}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,147 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { AdminServer } from './admin/admin-server.js';
+import type { GatewayInputs } from './inputs.js';
+import { CircularPool, type Reservation, type ReleaseReason } from './pool/circular-pool.js';
+import { buildViews, type View } from './dns/authority/views.js';
+import { Forwarder } from './dns/forward/forwarder.js';
+import { DnsMetrics } from './dns/metrics.js';
+import { QueryHandler } from './dns/server/query-handler.js';
+import { TcpListener } from './dns/server/tcp-listener.js';
+import { UdpListener } from './dns/server/udp-listener.js';
+import { formatIpv4 } from './util/ipv4.js';
+
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** Millisecond clock that never jumps with wall-clock changes: reservation lifetimes must not. */
+export const monotonicNow = (): number => performance.now();
+
+/**
+ * Composition root: builds the pool and the two DNS views from validated inputs, then starts listeners and the
+ * admin API in order. Whatever started is stopped in reverse order, also when a later start step fails, so a
+ * half-started gateway never lingers.
+ */
+export class Gateway {
+  readonly pool: CircularPool;
+  readonly metrics = { wan: new DnsMetrics(), lan: new DnsMetrics() };
+  readonly views: { wan: View; lan: View };
+  private readonly started: Stoppable[] = [];
+  private expiryTimer?: NodeJS.Timeout;
+  private readonly releaseListeners: ((r: Reservation, why: ReleaseReason) => void)[] = [];
+  /** Bound addresses, in listener order, for logs and tests that bind port 0. */
+  readonly endpoints: { view: string; transport: string; address: string; port: number }[] = [];
+
+  constructor(
+    readonly inputs: GatewayInputs,
+    private readonly log: Logger,
+  ) {
+    const { config } = inputs;
+    this.pool = new CircularPool({
+      addresses: config.poolAddresses,
+      lifetimeMs: config.pool.lifetimeMs,
+      onRelease: (r, why) => {
+        this.log.debug({ address: formatIpv4(r.address), service: r.service, why }, 'reservation released');
+        for (const l of this.releaseListeners) l(r, why);
+      },
+    });
+    this.views = buildViews(inputs.zones, [...inputs.policies.hosts.values()], {
+      serviceAddress: config.pool.serviceAddress,
+      addresses: config.poolAddresses,
+      nameZone: config.pool.nameZone,
+    });
+  }
+
+  /** The data plane subscribes here to tear down kernel mappings when a reservation ends. */
+  onRelease(listener: (r: Reservation, why: ReleaseReason) => void): void {
+    this.releaseListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async startAll(): Promise<void> {
+    const { config } = this.inputs;
+    const dns = config.dns;
+    const common = {
+      pool: this.pool,
+      now: monotonicNow,
+      sleep: (ms: number) => sleep(ms),
+      udpPayloadSize: dns.udpPayloadSize,
+      tcpRetryMs: config.pool.tcpRetryMs,
+      onReserve: (r: Reservation, client: string) =>
+        this.log.debug({ address: formatIpv4(r.address), service: r.service, client, protocol: r.key.protocol, port: r.key.port }, 'reserved'),
+    };
+    const wanHandler = new QueryHandler({ ...common, view: this.views.wan, metrics: this.metrics.wan, log: this.log.child({ view: 'wan' }) });
+    await this.listen('wan', wanHandler, dns.wan.listen, this.metrics.wan);
+    if (dns.lan) {
+      const forwarder = new Forwarder({ upstreams: dns.lan.forwarders, timeoutMs: dns.lan.forwardTimeoutMs, attempts: dns.lan.forwardAttempts });
+      const lanHandler = new QueryHandler({ ...common, view: this.views.lan, forwarder, metrics: this.metrics.lan, log: this.log.child({ view: 'lan' }) });
+      await this.listen('lan', lanHandler, dns.lan.listen, this.metrics.lan);
+    }
+    this.expiryTimer = setInterval(() => this.pool.expire(monotonicNow()), 250);
+    this.expiryTimer.unref();
+    if (config.admin) {
+      const admin = new AdminServer(config.admin.socket, this.adminRoutes(), this.log.child({ component: 'admin' }));
+      await admin.start();
+      this.started.push(admin);
+    }
+  }
+
+  private async listen(view: 'wan' | 'lan', handler: QueryHandler, listeners: { address: string; port: number }[], metrics: DnsMetrics) {
+    const dns = this.inputs.config.dns;
+    const log = this.log.child({ view });
+    for (const l of listeners) {
+      const udp = new UdpListener(handler, l.address, l.port, log);
+      const bound = await udp.start();
+      this.started.push(udp);
+      this.endpoints.push({ view, transport: 'udp', ...bound });
+      // Bind TCP to the port UDP got, so port 0 (tests) yields one port for both transports.
+      const tcp = new TcpListener(handler, l.address, bound.port, { idleTimeoutMs: dns.tcpIdleTimeoutMs, maxConnections: dns.tcpMaxConnections }, metrics, log);
+      this.endpoints.push({ view, transport: 'tcp', ...(await tcp.start()) });
+      this.started.push(tcp);
+      log.info({ address: bound.address, port: bound.port }, 'dns listening (udp, tcp)');
+    }
+  }
+
+  private adminRoutes() {
+    return {
+      '/stats': () => ({ dns: { wan: this.metrics.wan.snapshot(), lan: this.metrics.lan.snapshot() }, pool: { ...this.pool.stats, size: this.pool.size } }),
+      '/reservations': () => {
+        const now = monotonicNow();
+        return this.pool.live().map((r) => ({
+          id: r.id,
+          address: formatIpv4(r.address),
+          protocol: r.key.protocol,
+          port: r.key.port,
+          service: r.service,
+          host: r.hostId,
+          target: formatIpv4(r.target),
+          expiresInMs: Math.max(0, Math.round(r.expiresAt - now)),
+        }));
+      },
+      '/endpoints': () => this.endpoints,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = undefined;
+    while (this.started.length) {
+      const s = this.started.pop()!;
+      try {
+        await s.stop();
+      } catch (err) {
+        this.log.error({ err }, 'stop step failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import { InputError, type Problem } from './errors.js';
+import { loadConfig, type GatewayConfig } from './config/load-config.js';
+import { loadZoneFolder, type Zone } from './zones/index.js';
+import { crossCheck, loadPolicyFolder, type PolicySet } from './policy/index.js';
+import { buildViews } from './dns/authority/views.js';
+
+/** Everything the gateway runs on, validated as a whole. */
+export interface GatewayInputs {
+  config: GatewayConfig;
+  zones: Zone[];
+  policies: PolicySet;
+}
+
+function collect<T>(problems: Problem[], load: () => T): T | undefined {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof InputError) {
+      problems.push(...err.problems);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Loads config, zones and policies and checks them against each other. Every problem in every file is
+ * gathered before giving up, and nothing is started or applied: `check` and `run` share this one gate.
+ */
+export function loadInputs(configFile: string): GatewayInputs {
+  const problems: Problem[] = [];
+  const config = collect(problems, () => loadConfig(configFile));
+  if (!config) throw new InputError(problems);
+  const zones = collect(problems, () => loadZoneFolder(config.zonesDir));
+  const policies = collect(problems, () => loadPolicyFolder(config.policiesDir));
+  if (zones && policies) problems.push(...crossCheck(policies, zones));
+  if (problems.length) throw new InputError(problems);
+  const inputs = { config, zones: zones!, policies: policies! };
+  // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).
+  collect(problems, () => buildViews(inputs.zones, [...inputs.policies.hosts.values()], { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone }));
+  if (problems.length) throw new InputError(problems);
+  return inputs;
+}
