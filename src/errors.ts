@@ -13,7 +13,9 @@ export interface Problem {
 
 export function formatPath(path: (string | number)[]): string {
   if (path.length === 0) return '(top level)';
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+  // Keys that contain dots (host FQDNs) are quoted so the path stays unambiguous.
+  const seg = (p: string | number) => (typeof p === 'number' ? `[${p}]` : /[.\s"]/.test(p) || p === '' ? JSON.stringify(p) : p);
+  return path.map(seg).join('.').replace(/\.\[/g, '[');
 }
 
 export function formatProblem(p: Problem): string {

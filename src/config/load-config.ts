@@ -59,7 +59,8 @@ export function parseConfigText(text: string, abs: string): GatewayConfig {
         // zod reports unknown keys on the parent; point at the key itself so the line is the offending one.
         const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
         const at = keys.length === 1 ? [...keyPath, keys[0]] : keyPath;
-        return { file: abs, path: at, line: lineOf(doc, lines, at), reason: issue.message };
+        const reason = /received undefined$/.test(issue.message) ? `required key is missing (${issue.message.replace(/^Invalid input: /, '')})` : issue.message;
+        return { file: abs, path: at, line: lineOf(doc, lines, at), reason };
       }),
     );
   }

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
+import { CLI_PATH, REPO_ROOT, writeTempYaml } from '../support/repo.js';
+
+const DEMO = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function demoWith(over: (c: { [k: string]: unknown }) => void): Promise<string> {
+  const c = parse(await readFile(DEMO, 'utf8'));
+  c.zones = path.join(REPO_ROOT, 'zones');
+  c.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
+  over(c);
+  return writeTempYaml(stringify(c));
+}
+
+test('check accepts the shipped demo config', () => {
+  const r = cli('check', '--config', DEMO);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ok: .*3 zones, 2 hosts, 12 service names, 3 pool addresses/);
+});
+
+test('check on a policy folder with a typo names the file, the key path and the reason', async () => {
+  const cfg = await demoWith((c) => (c.policies = path.join(REPO_ROOT, 'test', 'fixtures', 'policies-typo')));
+  const r = cli('check', '--config', cfg);
+  assert.equal(r.code, 1);
+  const line = r.stderr.split('\n').find((l) => l.includes('protcol'));
+  assert.ok(line, r.stderr);
+  assert.match(line, /policies-typo\/hosta\.yaml:\d+: /, 'file and line');
+  assert.ok(line.includes(`"hosta.gwa.demo.".SFQDN[4].protcol`), `key path in: ${line}`);
+  assert.match(line, /unknown key.*did you mean 'protocol'/, 'reason');
+  assert.match(r.stderr, /nothing was applied/);
+});
+
+test('check reports config problems with key path and line, all of them at once', async () => {
+  const cfg = await demoWith((c) => {
+    (c.pool as { [k: string]: unknown }).lifetimeMS = 5; // misspelt
+    (c.pool as { [k: string]: unknown }).serviceAddress = '100.64.1.300';
+  });
+  const r = cli('check', '--config', cfg);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /:\d+: pool\.lifetimeMS: .*[Uu]nrecognized key/);
+  assert.match(r.stderr, /:\d+: pool\.serviceAddress: must be a dotted-quad IPv4 address/);
+});
+
+test('usage errors exit 2; --help exits 0', () => {
+  assert.equal(cli('run').code, 2);
+  assert.equal(cli('frobnicate', '--config', DEMO).code, 2);
+  const help = cli('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /realmgw run\s+--config FILE/);
+});
