@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# What `npm run bench` runs: installs/builds what is missing, then the DNS benchmark harness
+# (bench/dns-bench.ts, compiled to dist/bench/dns-bench.js). It prints numbers; it is not a test and does not
+# gate on its targets: the exit status is non-zero only when a measurement could not be run.
+#
+#   BENCH_SECONDS  length of each dnsperf run (default 10)
+#   BENCH_WARMUP   seconds of unmeasured dnsperf load before each measured run (default 2; 0 = none)
+#   BENCH_ONLY     comma list of measurements to run: knot,static,alloc,rss (default: all)
+#   BENCH_PROFILE  a folder: run realmgw under `node --cpu-prof` there and print where its time goes
+#   extra arguments are passed to the harness (--help lists them)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  echo "bench/run.sh: must run as root (it installs packages and starts knotd; try: sudo npm run bench)" >&2
+  exit 1
+fi
+
+if [[ -f orchestration/install-deps.sh ]]; then
+  bash orchestration/install-deps.sh
+else
+  for tool in dnsperf knotd; do
+    command -v "$tool" >/dev/null 2>&1 || {
+      echo "bench/run.sh: $tool not found (apt-get install -y dnsperf knot)" >&2
+      exit 1
+    }
+  done
+  npx tsc -p tsconfig.json
+fi
+
+exec node dist/bench/dns-bench.js "$@"
