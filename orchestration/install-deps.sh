@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Install what realmgw needs to build, test and benchmark on a fresh Debian 12 machine (root, Node 20).
+# Idempotent and quiet on success; prints the failing command's output on failure. Works from any cwd.
+#
+#   - Debian packages (apt-get update only when one is missing; waits for a concurrent apt/dpkg)
+#   - knot's system service is disabled (the benchmark starts knotd by hand)
+#   - npm ci        when node_modules is missing or older than package-lock.json
+#   - npm run build when dist is missing or older than any .ts under src/ test/ bench/ (or tsconfig.json)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables iptables ipset conntrack procps psmisc)
+LOCK_WAIT_S="${RGW_APT_LOCK_WAIT_S:-900}"
+
+die() { echo "install-deps.sh: $*" >&2; exit 1; }
+
+# run_quiet DESC CMD...: run CMD with its output captured; print it only when CMD fails.
+run_quiet() {
+  local desc="$1" log rc=0
+  shift
+  log="$(mktemp)"
+  "$@" >"$log" 2>&1 || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    echo "install-deps.sh: $desc failed (exit $rc): $*" >&2
+    cat "$log" >&2
+    rm -f "$log"
+    return $rc
+  fi
+  rm -f "$log"
+}
+
+# apt_run CMD...: like run_quiet, but waits while another apt/dpkg holds its locks.
+apt_run() {
+  local deadline=$((SECONDS + LOCK_WAIT_S)) log rc
+  log="$(mktemp)"
+  while :; do
+    rc=0
+    DEBIAN_FRONTEND=noninteractive "$@" -o DPkg::Lock::Timeout="$LOCK_WAIT_S" >"$log" 2>&1 || rc=$?
+    if [[ $rc -eq 0 ]]; then rm -f "$log"; return 0; fi
+    if grep -qiE 'could not get lock|unable to acquire|unable to lock|is another process using it' "$log" &&
+      ((SECONDS < deadline)); then
+      sleep 3
+      continue
+    fi
+    echo "install-deps.sh: failed (exit $rc): $*" >&2
+    cat "$log" >&2
+    rm -f "$log"
+    return $rc
+  done
+}
+
+installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    installed "$p" || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  [[ "$(id -u)" -eq 0 ]] || die "missing Debian packages (${missing[*]}); run as root to install them"
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${missing[*]}"
+  apt_run apt-get update -q
+  apt_run apt-get install -y -q --no-install-recommends "${missing[@]}"
+  for p in "${missing[@]}"; do
+    installed "$p" || die "package $p still not installed after apt-get install"
+  done
+}
+
+# knot's packaged service must not run: the benchmark starts its own knotd. Best-effort, because there may
+# be no systemd (containers); never fails the install.
+disable_knot_service() {
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl stop knot >/dev/null 2>&1 || true
+    systemctl disable knot >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null 2>&1 && [[ -e /etc/init.d/knot ]]; then
+    update-rc.d knot disable >/dev/null 2>&1 || true
+  fi
+  return 0
+}
+
+ensure_node_modules() {
+  command -v npm >/dev/null 2>&1 || die "npm not found (Node 20 with npm is required)"
+  local marker=node_modules/.package-lock.json
+  if [[ ! -d node_modules || ! -e "$marker" || package-lock.json -nt "$marker" ]]; then
+    # npm ci also runs the package's "prepare" script (tsc); the build stamp below is written after it.
+    run_quiet "npm ci" npm ci --no-audit --no-fund
+    touch "$marker"
+  fi
+}
+
+# Compiled files whose TypeScript source is gone (renamed or deleted) would otherwise keep running as tests.
+remove_orphan_outputs() {
+  local d f src
+  for d in src test bench; do
+    [[ -d "dist/$d" ]] || continue
+    while IFS= read -r -d '' f; do
+      src="${f#dist/}"
+      src="${src%.js}.ts"
+      if [[ ! -e "$src" ]]; then
+        rm -f "$f" "$f.map"
+      fi
+    done < <(find "dist/$d" -type f -name '*.js' -print0)
+    find "dist/$d" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  done
+}
+
+ensure_build() {
+  local stamp=dist/.build-stamp stale=0
+  if [[ ! -e "$stamp" || tsconfig.json -nt "$stamp" || package-lock.json -nt "$stamp" ]]; then
+    stale=1
+  elif [[ -n "$(find src test bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null)" ]]; then
+    stale=1
+  fi
+  if [[ $stale -eq 1 ]]; then
+    local started
+    started="$(date +%s.%N)" # stamp = build start: sources edited during the build make the next run rebuild
+    run_quiet "npm run build" npm run build --silent
+    mkdir -p dist
+    touch -d "@$started" "$stamp"
+  fi
+  remove_orphan_outputs
+}
+
+install_packages
+disable_knot_service
+ensure_node_modules
+ensure_build
