@@ -33,7 +33,7 @@ const LOOPBACK = '127.0.0.1';
 const HELP = `dns-bench: realmgw's DNS front against Knot DNS on loopback (dnsperf)
 
 Usage: node dist/bench/dns-bench.js [--only LIST] [--seconds N] [--warmup N] [--profile DIR]
-  --only LIST     comma list of knot,static,alloc,rss (default all; env BENCH_ONLY)
+  --only LIST     comma list of knot,floor,static,alloc,rss (default all; env BENCH_ONLY)
   --seconds N     length of each measured dnsperf run (default 10; env BENCH_SECONDS)
   --warmup N      unmeasured dnsperf seconds before each measured run (default 2; env BENCH_WARMUP)
   --profile DIR   run realmgw under node --cpu-prof, keep the profiles in DIR, print the hot spots
@@ -50,7 +50,7 @@ interface Settings {
   profileDir?: string;
 }
 
-const ALL = ['knot', 'static', 'alloc', 'rss'];
+const ALL = ['knot', 'floor', 'static', 'alloc', 'rss'];
 
 function parseSettings(argv: string[]): Settings | { summarize: string } {
   const env = process.env;
@@ -279,13 +279,13 @@ function queryOnce(port: number, name: string, qtype: number, timeoutMs = 500): 
   });
 }
 
-/** Waits until the server on `port` answers `name SOA` with NOERROR, or the child dies, or time runs out. */
-async function waitForDns(s: Started, what: string, port: number, timeoutMs = 30_000): Promise<void> {
+/** Waits until the server on `port` answers `gwa.demo SOA` with NOERROR, or the child dies, or time runs out. */
+async function waitForDns(s: Started, what: string, port: number, timeoutMs = 30_000, needAnswer = true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!alive(s.child)) throw new Error(`${what} exited before answering (exit ${s.child.exitCode ?? s.child.signalCode}); log:\n${logTail(s.logFile)}`);
     const h = await queryOnce(port, 'gwa.demo', QTYPES.SOA);
-    if (h && h.rcode === 0 && h.ancount === 1) return;
+    if (h && h.rcode === 0 && (h.ancount === 1 || !needAnswer)) return;
     await sleep(100);
   }
   throw new Error(`${what} did not answer gwa.demo SOA on ${LOOPBACK}:${port} within ${timeoutMs} ms; log:\n${logTail(s.logFile)}`);
@@ -457,6 +457,41 @@ async function startKnot(dir: string, port: number): Promise<Started> {
 function knotVersion(): string {
   const r = spawnSync('knotd', ['-V'], { encoding: 'utf8' });
   return (r.stdout || r.stderr || '').trim().split('\n')[0] || 'knotd';
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* The floor: one Node thread answering with dgram and no DNS work at all                                      */
+
+/**
+ * Echoes each query back with QR and AA set (an empty NOERROR answer), through the same dgram calls realmgw
+ * uses. Whatever realmgw does beyond this costs QPS; this costs what no single-threaded Node server avoids.
+ */
+const FLOOR_SERVER = `
+import dgram from 'node:dgram';
+const [port] = process.argv.slice(2);
+const sock = dgram.createSocket({ type: 'udp4' });
+sock.on('message', (msg, rinfo) => {
+  msg[2] |= 0x84;
+  sock.send(msg, rinfo.port, rinfo.address);
+});
+sock.bind(Number(port), '${LOOPBACK}', () => {
+  try { sock.setRecvBufferSize(4 * 1024 * 1024); } catch {}
+});
+process.on('SIGTERM', () => sock.close());
+`;
+
+async function benchFloor(s: Settings, queryFile: string): Promise<PerfResult & { cpu: CpuUse }> {
+  const dir = makeTempDir('floor');
+  const script = path.join(dir, 'floor.mjs');
+  writeFileSync(script, FLOOR_SERVER);
+  const port = await pickPort();
+  const proc = startChild(process.execPath, [script, String(port)], path.join(dir, 'floor.log'));
+  try {
+    await waitForDns(proc, 'node dgram floor', port, 10_000, false);
+    return await measure(proc, port, queryFile, s);
+  } finally {
+    await stopChild(proc, 2000);
+  }
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
@@ -857,6 +892,19 @@ async function main(): Promise<number> {
     knotQps = r.qps;
     command = r.command;
     rows.push({ measurement: `Knot static (${knotVersion()})`, value: fmtQps(r.qps), ratio: '1.00', target: 'reference', verdict: '-', lost: lostOf(r), notes: [`CPU: ${fmtCpu(r.cpu)}`] });
+  });
+  await attempt('floor', 'Node dgram floor', async () => {
+    const r = await benchFloor(s, staticFile);
+    const ratio = knotQps ? (r.qps / knotQps).toFixed(2) : '-';
+    rows.push({
+      measurement: 'Node 20 bare dgram responder (no DNS work: the ceiling for one Node thread)',
+      value: fmtQps(r.qps),
+      ratio,
+      target: 'context',
+      verdict: '-',
+      lost: lostOf(r),
+      notes: [`CPU: ${fmtCpu(r.cpu)}`],
+    });
   });
   await attempt('static', 'realmgw static', async () => {
     const { r, invalid } = await benchStatic(s, staticFile);
