@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The realmgw demo: installs what is missing, builds the testbed (rgw-* namespaces), runs the gateway in
+# rgw-gwa on orchestration/netns/gwa.demo.yaml in the foreground, and tears the testbed down on exit.
+#
+#   npm run demo        (or: bash orchestration/netns/demo.sh)
+#
+# RGW_DEMO_KEEP=1 leaves the testbed up after the gateway stops.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO_ROOT"
+[[ "$(id -u)" -eq 0 ]] || { echo "demo.sh: must run as root (network namespaces, port 53)" >&2; exit 1; }
+
+export RGW_PREFIX="${RGW_PREFIX:-rgw-}"
+bash orchestration/install-deps.sh
+bash orchestration/netns/testbed.sh up
+
+cleanup() {
+  if [[ "${RGW_DEMO_KEEP:-0}" != 1 ]]; then
+    bash orchestration/netns/testbed.sh down || true
+  fi
+}
+trap cleanup EXIT
+
+P="$RGW_PREFIX"
+cat <<TRY
+
+  realmgw demo is starting in namespace ${P}gwa (WAN DNS 100.64.1.130:53, LAN DNS 192.168.0.1:53,
+  circular pool 100.64.1.131-133). Try these from another terminal:
+
+    ip netns exec ${P}public dig @100.64.1.130 www.hosta.gwa.demo          # a pool address, TTL 0
+    ip netns exec ${P}public dig @100.64.1.130 ssh.hostb.gwa.demo SRV      # SRV 10 100 22 + A
+    ip netns exec ${P}public dig +tcp @100.64.1.130 tcp.hosta.gwa.demo     # same over TCP
+    ip netns exec ${P}public dig @100.64.1.130 -x 100.64.1.131             # pool PTR
+    ip netns exec ${P}public dig @100.64.1.130 example.com                 # REFUSED: not our zone
+    ip netns exec ${P}hosta  dig @192.168.0.1 hostb.gwa.demo               # LAN: private address
+    curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/stats        # counters
+    curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/reservations # live reservations
+
+  Query www.hosta.gwa.demo four times in a row: the fourth gets no answer (3 addresses for key tcp/80;
+  www.hosta holds its reservations 5 s, see policies/gwa.demo/hosta.yaml).
+  Ctrl-C stops the gateway and removes the testbed.
+
+TRY
+
+ip netns exec "${P}gwa" node dist/src/cli/main.js run --config orchestration/netns/gwa.demo.yaml "$@" || true
