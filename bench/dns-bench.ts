@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -338,11 +338,33 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** utime + stime of a process (all its threads), in clock ticks. */
-function processTicks(pid: number): number {
+/** utime and stime of a process (all its threads), in clock ticks. */
+function processTicks(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return { user: Number(fields[11]), sys: Number(fields[12]) };
+}
+
+/** utime + stime of each thread of a process, by thread name (comm), in clock ticks. */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).trim();
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      /* thread gone */
+    }
+  }
+  return out;
 }
 
 /** Busy and total ticks of the whole machine. */
@@ -354,8 +376,11 @@ function machineTicks(): { busy: number; total: number } {
 }
 
 export interface CpuUse {
-  /** The server's CPU time over the run, in % of one core. */
+  /** The server's CPU time over the run, in % of one core; sysPct of it in the kernel. */
   serverPct: number;
+  sysPct: number;
+  /** The server's CPU by thread name ('main' = the event loop), % of one core, busiest first. */
+  threads: [string, number][];
   /** Everything else on the machine (dnsperf, other sessions), in % of one core. */
   othersPct: number;
   cores: number;
@@ -363,19 +388,28 @@ export interface CpuUse {
 
 function cpuMeter(pid: number): () => CpuUse {
   const p0 = processTicks(pid);
+  const t0 = threadTicks(pid);
   const m0 = machineTicks();
   return () => {
     const p1 = processTicks(pid);
+    const t1 = threadTicks(pid);
     const m1 = machineTicks();
     const cores = os.cpus().length;
     const elapsed = (m1.total - m0.total) / cores; // ticks of wall time
-    const server = p1 - p0;
+    const server = p1.user + p1.sys - p0.user - p0.sys;
     const busy = m1.busy - m0.busy;
-    return { serverPct: (100 * server) / elapsed, othersPct: (100 * (busy - server)) / elapsed, cores };
+    const threads = [...t1.entries()]
+      .map(([name, ticks]): [string, number] => [name, (100 * (ticks - (t0.get(name) ?? 0))) / elapsed])
+      .filter(([, pct]) => pct >= 0.5)
+      .sort((a, b) => b[1] - a[1]);
+    return { serverPct: (100 * server) / elapsed, sysPct: (100 * (p1.sys - p0.sys)) / elapsed, threads, othersPct: (100 * (busy - server)) / elapsed, cores };
   };
 }
 
-const fmtCpu = (c: CpuUse) => `server ${c.serverPct.toFixed(0)}% of a core, everything else (dnsperf, other processes) ${c.othersPct.toFixed(0)}% (of ${c.cores * 100}%)`;
+const fmtCpu = (c: CpuUse, qps?: number) =>
+  `server ${c.serverPct.toFixed(0)}% of a core (${c.sysPct.toFixed(0)}% in the kernel; by thread: ${c.threads.map(([n, p]) => `${n} ${p.toFixed(0)}%`).join(', ')})` +
+  (qps ? `, ${((c.serverPct / 100) * 1e6 / qps).toFixed(1)} CPU-µs per query` : '') +
+  `; everything else (dnsperf, other processes) ${c.othersPct.toFixed(0)}% (of ${c.cores * 100}%)`;
 
 /**
  * An unmeasured run first (JIT, caches, socket buffers), then the measured one. `window` receives the measured
@@ -891,7 +925,7 @@ async function main(): Promise<number> {
     const r = await benchKnot(s, staticFile);
     knotQps = r.qps;
     command = r.command;
-    rows.push({ measurement: `Knot static (${knotVersion()})`, value: fmtQps(r.qps), ratio: '1.00', target: 'reference', verdict: '-', lost: lostOf(r), notes: [`CPU: ${fmtCpu(r.cpu)}`] });
+    rows.push({ measurement: `Knot static (${knotVersion()})`, value: fmtQps(r.qps), ratio: '1.00', target: 'reference', verdict: '-', lost: lostOf(r), notes: [`CPU: ${fmtCpu(r.cpu, r.qps)}`] });
   });
   await attempt('floor', 'Node dgram floor', async () => {
     const r = await benchFloor(s, staticFile);
@@ -903,21 +937,21 @@ async function main(): Promise<number> {
       target: 'context',
       verdict: '-',
       lost: lostOf(r),
-      notes: [`CPU: ${fmtCpu(r.cpu)}`],
+      notes: [`CPU: ${fmtCpu(r.cpu, r.qps)}`],
     });
   });
   await attempt('static', 'realmgw static', async () => {
     const { r, invalid } = await benchStatic(s, staticFile);
     command ??= r.command;
     const row = ratioRow('realmgw static', r, knotQps, 0.5, invalid);
-    row.notes.push(`CPU: ${fmtCpu(r.cpu)}`);
+    row.notes.push(`CPU: ${fmtCpu(r.cpu, r.qps)}`);
     rows.push(row);
   });
   await attempt('alloc', 'realmgw allocating', async () => {
     const { r, invalid, note } = await benchAlloc(s, allocFile);
     command ??= r.command;
     const row = ratioRow('realmgw allocating (A, TTL 0, 1 reservation each)', r, knotQps, 0.35, invalid);
-    row.notes.push(note, `CPU: ${fmtCpu(r.cpu)}`);
+    row.notes.push(note, `CPU: ${fmtCpu(r.cpu, r.qps)}`);
     rows.push(row);
   });
   await attempt('rss', 'realmgw RSS', async () => {

@@ -5,8 +5,11 @@
 #
 #   BENCH_SECONDS  length of each dnsperf run (default 10)
 #   BENCH_WARMUP   seconds of unmeasured dnsperf load before each measured run (default 2; 0 = none)
-#   BENCH_ONLY     comma list of measurements to run: knot,static,alloc,rss (default: all)
+#   BENCH_ONLY     comma list of measurements to run: knot,floor,static,alloc,rss (default: all)
+#                  (floor: a bare Node dgram responder doing no DNS work, the ceiling for one Node thread)
 #   BENCH_PROFILE  a folder: run realmgw under `node --cpu-prof` there and print where its time goes
+#                  (V8 charges native and kernel time to the JS frame that called it: dgram's doSend
+#                  is mostly the kernel's sendmsg; `perf record -g` with node --perf-basic-prof splits it)
 #   extra arguments are passed to the harness (--help lists them)
 set -euo pipefail
 
