@@ -100,11 +100,26 @@ export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolN
 
   const forwardZones = [...wanTree.origins()].filter((o) => !isInZone(o, 'in-addr.arpa') && !isInZone(o, 'ip6.arpa'));
   const nameZone = pool.nameZone ? canonicalName(pool.nameZone) : forwardZones[0];
-  for (const tree of [wanTree, lanTree]) {
+  const reverseOrigins = wanTree.origins().filter((o) => isInZone(o, 'in-addr.arpa'));
+  // A pool can hold a million addresses; decide per /24 whether any reverse zone can hold their PTRs, so a
+  // pool without a reverse zone costs nothing at start-up.
+  const coveredBlocks = new Map<number, boolean>();
+  const blockCovered = (address: number) => {
+    const block = address >>> 8;
+    let covered = coveredBlocks.get(block);
+    if (covered === undefined) {
+      const rev24 = reverseName(formatIpv4(address)).replace(/^\d+\./, '');
+      covered = !!wanTree.findZone(rev24) || reverseOrigins.some((o) => isInZone(o, rev24));
+      coveredBlocks.set(block, covered);
+    }
+    return covered;
+  };
+  for (const tree of nameZone && reverseOrigins.length ? [wanTree, lanTree] : []) {
     for (const address of pool.addresses) {
+      if (!blockCovered(address)) continue;
       const rev = reverseName(formatIpv4(address));
-      if (!nameZone || !tree.findZone(rev)) continue;
-      const name = poolHostName(address, nameZone);
+      if (!tree.findZone(rev)) continue;
+      const name = poolHostName(address, nameZone!);
       tree.add({ name: rev, type: 'PTR', ttl: defaultTtl(tree, rev), data: name });
       tree.add({ name, type: 'A', ttl: defaultTtl(tree, name), data: formatIpv4(address) });
     }
