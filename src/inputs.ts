@@ -33,7 +33,9 @@ export function loadInputs(configFile: string): GatewayInputs {
   if (!config) throw new InputError(problems);
   const zones = collect(problems, () => loadZoneFolder(config.zonesDir));
   const policies = collect(problems, () => loadPolicyFolder(config.policiesDir));
-  if (zones && policies) problems.push(...crossCheck(policies, zones));
+  // Neither the reverse proxy nor nested-gateway resolution exists yet: refuse such names rather than answer
+  // with an address that leads nowhere.
+  if (zones && policies) problems.push(...crossCheck(policies, zones, { proxyAvailable: false, carriergradeAvailable: false }));
   if (problems.length) throw new InputError(problems);
   const inputs = { config, zones: zones!, policies: policies! };
   // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).

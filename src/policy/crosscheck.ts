@@ -17,6 +17,8 @@ export interface CrossCheckOptions {
    * reported; when absent, that part of the check is left to the gateway configuration.
    */
   proxyAvailable?: boolean;
+  /** false: carriergrade names are refused, because nothing would ask the nested gateway for them. */
+  carriergradeAvailable?: boolean;
 }
 
 /** A problem at `path` inside the host's entry, with the line of the nearest recorded node on that path. */
@@ -76,7 +78,10 @@ export function crossCheck(p: PolicySet, zones: Zone[], options: CrossCheckOptio
         report('proxy_required', `${s.fqdn} is proxy_required but the proxy relays TCP only (protocol ${s.protocol})`);
       }
       if (s.proxyRequired && options.proxyAvailable === false) {
-        report('proxy_required', `${s.fqdn} is proxy_required but no proxy service address is configured`);
+        report('proxy_required', `${s.fqdn} is proxy_required but no reverse proxy runs at the service address (not supported yet)`);
+      }
+      if (s.carriergrade && options.carriergradeAvailable === false) {
+        report('carriergrade', `${s.fqdn} is carriergrade, but resolving through a nested gateway is not supported yet`);
       }
     });
     const addresses: [string, Path][] = [

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
-import { CLI_PATH, REPO_ROOT, writeTempYaml } from '../support/repo.js';
+import { CLI_PATH, makeTempDir, REPO_ROOT, writeTempYaml } from '../support/repo.js';
 
 const DEMO = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
 
@@ -56,4 +56,26 @@ test('usage errors exit 2; --help exits 0', () => {
   const help = cli('--help');
   assert.equal(help.code, 0);
   assert.match(help.stdout, /realmgw run\s+--config FILE/);
+});
+
+test('check refuses proxy_required and carriergrade names, which nothing behind the gateway serves yet', async () => {
+  const dir = await makeTempDir('policies');
+  await writeTempYaml(
+    {
+      'hosta.gwa.demo.': {
+        ID: { fqdn: ['hosta.gwa.demo.'], ipv4: ['192.168.0.100'] },
+        CARRIERGRADE: [{ ipv4: '192.168.0.200' }],
+        SFQDN: [
+          { fqdn: 'web.hosta.gwa.demo.', protocol: 6, port: 443, proxy_required: true },
+          { fqdn: 'cg.hosta.gwa.demo.', carriergrade: true },
+        ],
+      },
+    },
+    { dir, name: 'hosta.yaml' },
+  );
+  const cfg = await demoWith((c) => (c.policies = dir));
+  const r = cli('check', '--config', cfg);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /SFQDN\[0\]\.proxy_required: .*no reverse proxy/);
+  assert.match(r.stderr, /SFQDN\[1\]\.carriergrade: .*not supported yet/);
 });
