@@ -336,8 +336,6 @@ async function dnsperf(port: number, queryFile: string, seconds: number): Promis
 
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
 /** utime and stime of a process (all its threads), in clock ticks. */
 function processTicks(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

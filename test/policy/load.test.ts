@@ -1,22 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { InputError } from '../../src/errors.js';
 import { loadPolicyFolder, parsePolicyText, type SubscriberHost } from '../../src/policy/index.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const fixture = (name: string) => join(ROOT, 'test', 'fixtures', name);
-
-function problemsOf(fn: () => unknown) {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof InputError, String(e));
-    return e.problems;
-  }
-  assert.fail('expected an InputError');
-}
+import { fixture, problemsOf } from '../support/fixtures.js';
+import { REPO_ROOT } from '../support/repo.js';
 
 const GOOD = `hostx.gwa.demo.:
     ID:
@@ -206,7 +194,7 @@ b.gwa.demo.:
 
 describe('loadPolicyFolder', () => {
   it('loads the shipped demo policies', () => {
-    const p = loadPolicyFolder(join(ROOT, 'policies', 'gwa.demo'));
+    const p = loadPolicyFolder(join(REPO_ROOT, 'policies', 'gwa.demo'));
     assert.deepEqual([...p.hosts.keys()], ['hosta.gwa.demo', 'hostb.gwa.demo']);
     assert.deepEqual(p.merges, []);
     for (const [id, ipv4] of [['hosta.gwa.demo', '192.168.0.100'], ['hostb.gwa.demo', '192.168.0.101']]) {

@@ -1,29 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { InputError } from '../../src/errors.js';
 import { loadZoneFolder } from '../../src/zones/index.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const fixture = (name: string) => join(ROOT, 'test', 'fixtures', name);
-
-function problemsOf(fn: () => unknown) {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof InputError, String(e));
-    return e.problems;
-  }
-  assert.fail('expected an InputError');
-}
+import { fixture, problemsOf } from '../support/fixtures.js';
+import { REPO_ROOT } from '../support/repo.js';
 
 describe('loadZoneFolder', () => {
   it('loads the shipped zones in file-name order', () => {
-    const zones = loadZoneFolder(join(ROOT, 'zones'));
+    const zones = loadZoneFolder(join(REPO_ROOT, 'zones'));
     assert.deepEqual(zones.map((z) => z.origin), ['0.168.192.in-addr.arpa', '1.64.100.in-addr.arpa', 'gwa.demo']);
     const fwd = zones[2];
-    assert.equal(fwd.file, join(ROOT, 'zones', 'gwa.demo.zone'));
+    assert.equal(fwd.file, join(REPO_ROOT, 'zones', 'gwa.demo.zone'));
     assert.deepEqual(fwd.soa.data, {
       mname: 'ns1.gwa.demo', rname: 'hostmaster.gwa.demo', serial: 2026010101, refresh: 3600, retry: 600, expire: 86400, minimum: 60,
     });

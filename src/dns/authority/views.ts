@@ -1,25 +1,11 @@
 import { formatIpv4, parseIpv4 } from '../../util/ipv4.js';
 import { canonicalName, isInZone, reverseName } from '../names.js';
+import type { ServiceName, SubscriberHost } from '../../policy/index.js';
 import { ZoneTree, type ZoneSource } from './zone-tree.js';
 
-/** What the policy loader hands us; structurally matches src/policy's model. */
-export interface ServiceSource {
-  fqdn: string;
-  protocol: number;
-  port: number;
-  proxyRequired: boolean;
-  carriergrade: boolean;
-  loosePacket: number;
-  lifetimeMs?: number;
-}
-export interface HostSource {
-  id: string;
-  fqdns: string[];
-  ipv4: string;
-  ipv4s: string[];
-  circularPoolMax?: number;
-  services: ServiceSource[];
-}
+/** The parts of the policy model the views read (tests build them by hand). */
+export type ServiceSource = Omit<ServiceName, 'hostId'>;
+export type HostSource = Pick<SubscriberHost, 'id' | 'fqdns' | 'ipv4' | 'ipv4s' | 'circularPoolMax'> & { services: ServiceSource[] };
 
 /** A service name as the WAN side serves it: policy plus the host it leads to. */
 export interface ServiceEntry extends ServiceSource {
