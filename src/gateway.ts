@@ -88,7 +88,12 @@ export class Gateway {
     const wanHandler = new QueryHandler({ ...common, view: this.views.wan, metrics: this.metrics.wan, log: this.log.child({ view: 'wan' }) });
     await this.listen('wan', wanHandler, dns.wan.listen, this.metrics.wan);
     if (dns.lan) {
-      const forwarder = new Forwarder({ upstreams: dns.lan.forwarders, timeoutMs: dns.lan.forwardTimeoutMs, attempts: dns.lan.forwardAttempts });
+      const forwarder = new Forwarder({
+        upstreams: dns.lan.forwarders,
+        timeoutMs: dns.lan.forwardTimeoutMs,
+        attempts: dns.lan.forwardAttempts,
+        onFailedAttempt: () => this.metrics.lan.forwardAttemptsFailed++,
+      });
       const lanHandler = new QueryHandler({ ...common, view: this.views.lan, forwarder, metrics: this.metrics.lan, log: this.log.child({ view: 'lan' }) });
       await this.listen('lan', lanHandler, dns.lan.listen, this.metrics.lan);
     }

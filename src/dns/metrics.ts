@@ -13,6 +13,8 @@ export class DnsMetrics {
   /** Allocations that succeeded on the TCP retry. */
   tcpRetrySucceeded = 0;
   forwarded = 0;
+  /** Tries at an upstream that gave no usable reply; the next try goes to the next upstream. */
+  forwardAttemptsFailed = 0;
   forwardFailed = 0;
   tcpConnections = 0;
   tcpRejected = 0;

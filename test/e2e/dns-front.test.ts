@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Testbed, type NsProcess } from '../support/netns.js';
 import type { Answer } from '../support/dns-probe.js';
-import { probe, startGateway, startUpstream, type RunningGateway } from '../support/gateway.js';
+import { adminGet, probe, startGateway, startUpstream, type RunningGateway } from '../support/gateway.js';
 import { makeTempDir, writeTempFile, ZONES_DIR } from '../support/repo.js';
 
 const WAN = '100.64.1.130';
@@ -45,7 +45,13 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     const txt = Array.from({ length: 12 }, (_, i) => `"${String(i).padEnd(200, 'x')}"`).join(' ');
     await writeTempFile('big.test.zone', `$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A ${WAN}\nlarge TXT ${txt}\n`, { dir: zones });
     upstream = await startUpstream(tb, 'public', '100.64.0.100');
-    gw = await startGateway(tb, { zones, pool: { lifetimeMs: LIFETIME_MS }, dns: { tcpIdleTimeoutMs: 1500, lan: { forwardTimeoutMs: 400, forwardAttempts: 2 } } });
+        // The first forwarder is an address nobody answers on: every other forwarded query has to retry.
+    const forwarders = [{ address: '100.64.0.99', port: 53 }, { address: '100.64.0.100', port: 53 }];
+    gw = await startGateway(tb, {
+      zones,
+      pool: { lifetimeMs: LIFETIME_MS },
+      dns: { tcpIdleTimeoutMs: 1500, lan: { forwarders, forwardTimeoutMs: 400, forwardAttempts: 2 } },
+    });
   });
   after(async () => {
     await tb?.down();
@@ -98,6 +104,31 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     const again = await udp('public', WAN, 'www.hostb.gwa.demo');
     assert.equal(again.answers?.length, 1, 'expired reservations return their addresses');
     assert.ok((await gw.stats()).pool.expired >= 3);
+  });
+
+  test('WAN: CIRCULARPOOL max caps a host while the pool still has room; per-name lifetimes apply', async () => {
+    await drainPool();
+    const before = await gw.stats();
+    const q = (name: string) => ({ op: 'udp' as const, server: WAN, name, type: 'A', timeoutMs: 500 });
+    // hosta has max 3: tcp/any, udp/any and icmp fill its quota; ssh would still fit in the pool.
+    const [tcpA, udpA, icmpA, sshA, wwwB] = (await probe(tb, 'public', [
+      q('tcp.hosta.gwa.demo'),
+      q('udp.hosta.gwa.demo'),
+      q('icmp.hosta.gwa.demo'),
+      q('ssh.hosta.gwa.demo'),
+      q('www.hostb.gwa.demo'),
+    ])) as Answer[];
+    for (const a of [tcpA, udpA, icmpA, wwwB]) assert.equal(a.answers?.length, 1, JSON.stringify(a));
+    assert.equal(sshA.timeout, true, 'fourth pending reservation for hosta is refused');
+    const after = await gw.stats();
+    assert.equal(after.pool.hostLimited - before.pool.hostLimited, 1);
+    assert.equal(after.pool.exhausted, before.pool.exhausted, 'refused by the host cap, not by the pool');
+    // www.hosta has `lifetime: 5` in its policy, longer than the configured default.
+    await drainPool();
+    await udp('public', WAN, 'www.hosta.gwa.demo');
+    const live = (await adminGet(gw.adminSocket, '/reservations')) as { service: string; expiresInMs: number }[];
+    const www = live.find((r) => r.service === 'www.hosta.gwa.demo');
+    assert.ok(www && www.expiresInMs > LIFETIME_MS && www.expiresInMs <= 5000, JSON.stringify(live));
   });
 
   test('WAN: authoritative answers — apex SOA/NS, NODATA and NXDOMAIN with SOA, REFUSED outside, case echoed', async () => {
@@ -200,6 +231,7 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
   });
 
   test('LAN: other names are forwarded (UDP and TCP); SERVFAIL when no upstream answers', async () => {
+    const before = (await gw.stats()).dns.lan;
     const viaUdp = await udp('hosta', LAN, 'www.example.test');
     assert.equal(viaUdp.rcode, 'NOERROR');
     assert.equal(viaUdp.answers?.[0].data, '198.51.100.7');
@@ -207,6 +239,9 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     assert.equal(viaTcp.answers?.[0].data, '198.51.100.7');
     const dig = await tb.exec('hosta', 'dig', ['+short', `@${LAN}`, 'dig.example.test']);
     assert.equal(dig.stdout.trim(), '198.51.100.7');
+    const mid = (await gw.stats()).dns.lan;
+    assert.equal(mid.forwarded - before.forwarded, 3);
+    assert.ok(mid.forwardAttemptsFailed - before.forwardAttemptsFailed >= 1, 'the dead first forwarder was tried and skipped');
     await upstream!.stop();
     const fail = await udp('hosta', LAN, 'gone.example.test', 'A', { timeoutMs: 3000 });
     assert.equal(fail.rcode, 'SERVFAIL');

@@ -12,6 +12,8 @@ export interface ForwarderOptions {
   upstreams: Upstream[];
   timeoutMs: number;
   attempts: number;
+  /** Called for every try that got no usable reply (timeout, error, mismatched reply). */
+  onFailedAttempt?: (upstream: Upstream) => void;
 }
 
 /**
@@ -41,11 +43,14 @@ export class Forwarder {
       out.writeUInt16BE(id, 0);
       try {
         const reply = overTcp ? await this.viaTcp(out, upstream) : await this.viaUdp(out, upstream, id, question);
-        if (!reply || !matches(reply, id, question)) continue;
+        if (!reply || !matches(reply, id, question)) {
+          this.opts.onFailedAttempt?.(upstream);
+          continue;
+        }
         reply.writeUInt16BE(clientId, 0);
         return reply;
       } catch {
-        // try the next upstream
+        this.opts.onFailedAttempt?.(upstream); // and try the next upstream
       }
     }
     return undefined;
