@@ -54,6 +54,37 @@ export const configSchema = z.strictObject({
     /** Zone in which every pool address gets a forward name (pool-a-b-c-d.<zone>) matching its PTR. */
     nameZone: z.string().optional(),
   }),
+  /**
+   * The kernel data plane: how the first packet of a flow to a pool address is confirmed and DNATed.
+   * Absent: DNS only (nothing is installed in the kernel).
+   */
+  dataplane: z
+    .strictObject({
+      /**
+       * nfqueue: the first packet goes to userspace, is matched to a reservation (exact, port wildcard,
+       * protocol wildcard, both) and consumed there. nftset: reservations are single-use elements of nft
+       * sets consumed by the packet path itself; no userspace round trip.
+       */
+      confirm: z.enum(['nfqueue', 'nftset']).default('nfqueue'),
+      queue: z
+        .strictObject({
+          num: z.number().int().min(0).max(65535).default(1),
+          /** false (default): fail closed, new flows to the pool are dropped while realmgw is down. */
+          bypass: z.boolean().default(false),
+        })
+        .default({ num: 1, bypass: false }),
+      /** A first packet without a reservation: reject (TCP RST / ICMP unreachable) or drop silently. */
+      unmatched: z.enum(['reject', 'drop']).default('reject'),
+      wan: z.strictObject({ interface: z.string().min(1) }),
+      lan: z.strictObject({
+        interface: z.string().min(1),
+        /** The realm's private network, CIDR; hosts' outbound traffic is SNATed to the service address. */
+        network: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, 'must be a CIDR block such as 192.168.0.0/24'),
+      }),
+      /** Packet marks realmgw uses are markBase + n (n < 65536); pick a base nothing else on the box uses. */
+      markBase: z.number().int().min(0x10000).max(0xffff0000).default(0x52470000),
+    })
+    .optional(),
   admin: z
     .strictObject({
       /** Unix socket for the admin API; reachable from outside the gateway's network namespace. */
