@@ -12,6 +12,8 @@ export class DnsMetrics {
   exhaustedTcpEmpty = 0;
   /** Allocations that succeeded on the TCP retry. */
   tcpRetrySucceeded = 0;
+  /** Reservations the data plane failed to install (query refused, reservation cancelled). */
+  kernelFailed = 0;
   forwarded = 0;
   /** Tries at an upstream that gave no usable reply; the next try goes to the next upstream. */
   forwardAttemptsFailed = 0;

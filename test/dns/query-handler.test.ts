@@ -6,7 +6,7 @@ import { CircularPool } from '../../src/pool/circular-pool.js';
 import { buildViews, type HostSource } from '../../src/dns/authority/views.js';
 import type { ZoneSource } from '../../src/dns/authority/zone-tree.js';
 import { DnsMetrics } from '../../src/dns/metrics.js';
-import { QueryHandler, type Transport } from '../../src/dns/server/query-handler.js';
+import { QueryHandler, type QueryHandlerDeps, type Transport } from '../../src/dns/server/query-handler.js';
 import { parseIpv4 } from '../../src/util/ipv4.js';
 
 const soa = (origin: string) => ({
@@ -38,13 +38,13 @@ const hosts: HostSource[] = [
 ];
 const poolAddrs = ['100.64.1.131', '100.64.1.132', '100.64.1.133'].map(parseIpv4);
 
-function setup(view: 'wan' | 'lan' = 'wan') {
+function setup(view: 'wan' | 'lan' = 'wan', onReserve?: QueryHandlerDeps['onReserve']) {
   let now = 1000;
   const pool = new CircularPool({ addresses: poolAddrs, lifetimeMs: 2000 });
   const views = buildViews(zones, hosts, { serviceAddress: '100.64.1.130', addresses: poolAddrs, nameZone: 'gwa.demo' });
   const metrics = new DnsMetrics();
   const handler = new QueryHandler({
-    view: views[view], pool, metrics, log: pino({ level: 'silent' }), now: () => now, sleep: async () => {}, udpPayloadSize: 1232, tcpRetryMs: 0,
+    view: views[view], pool, metrics, log: pino({ level: 'silent' }), now: () => now, sleep: async () => {}, udpPayloadSize: 1232, tcpRetryMs: 0, onReserve,
   });
   const ask = async (name: string, type: string, opts: { transport?: Transport; edns?: number; raw?: Buffer } = {}) => {
     const packet = opts.raw ?? dnsPacket.encode({
@@ -194,4 +194,25 @@ test('malformed: FORMERR with the ID when the header is readable, silence otherw
   assert.equal(r.msg.id, 0x1234);
   assert.equal(r.msg.rcode, 'FORMERR');
   assert.equal(await ask('', '', { raw: Buffer.from([1, 2, 3]) }), undefined);
+});
+
+test('an asynchronous data-plane step delays the answer; when it fails the reservation is cancelled', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const ok = setup('wan', () => gate);
+  const pending = ok.ask('www.hosta.gwa.demo', 'A');
+  let answered = false;
+  void pending.then(() => (answered = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(answered, false, 'no answer before the kernel has the reservation');
+  release();
+  assert.equal(((await pending)!.msg.answers![0] as dnsPacket.StringAnswer).data, '100.64.1.131');
+
+  const failing = setup('wan', () => Promise.reject(new Error('nft said no')));
+  assert.equal(await failing.ask('www.hosta.gwa.demo', 'A'), undefined, 'UDP: silence');
+  assert.equal(failing.pool.stats.live, 0);
+  assert.equal(failing.pool.stats.cancelled, 1);
+  assert.equal(failing.metrics.kernelFailed, 1);
+  const tcp = (await failing.ask('www.hosta.gwa.demo', 'A', { transport: 'tcp' }))!.msg;
+  assert.equal(tcp.answers!.length, 0, 'TCP: empty answer');
 });

@@ -21,11 +21,22 @@ export interface QueryHandlerDeps {
   sleep: (ms: number) => Promise<void>;
   udpPayloadSize: number;
   tcpRetryMs: number;
-  /** Called for every reservation made, e.g. to log or to prime the data plane. */
-  onReserve?: (r: Reservation, client: string) => void;
+  /**
+   * Called for every reservation made. A returned promise (e.g. the kernel learning the reservation in nftset
+   * mode) delays the answer until it settles, so a client can never race its first packet past the kernel;
+   * if it rejects, the reservation is cancelled and the query treated like an exhausted pool.
+   */
+  onReserve?: (r: Reservation, client: string) => void | Promise<void>;
 }
 
 const PLACEHOLDER = '0.0.0.0';
+
+type Allocation = Extract<Decision, { kind: 'allocate' }>;
+interface Reserved {
+  id: number;
+  address: number;
+  ready?: Promise<void>;
+}
 
 /**
  * The pipeline for one view: parse, look up the cached answer or decide one, then answer, allocate or forward.
@@ -97,18 +108,35 @@ export class QueryHandler {
         const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
         // A truncated answer carries no address: don't spend a reservation on it, the client comes back over TCP.
         if (template.full.length > limit) return this.send(template, query, packet, transport);
-        const address = this.reserve(decision, client);
-        if (address !== undefined) return this.send(template, query, packet, transport, address);
-        if (transport === 'udp') {
-          this.deps.metrics.exhaustedUdpDropped++;
-          return undefined;
-        }
-        return this.retryOverTcp(decision, template, query, packet, client);
+        const reserved = this.reserve(decision, client);
+        if (reserved?.ready) return this.afterReady(reserved, decision, template, query, packet, transport, client);
+        if (reserved) return this.send(template, query, packet, transport, reserved.address);
+        return this.refuseAllocation(decision, template, query, packet, transport, client);
       }
     }
   }
 
-  private reserve(d: Extract<Decision, { kind: 'allocate' }>, client: string): number | undefined {
+  private refuseAllocation(d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, client: string) {
+    if (transport === 'udp') {
+      this.deps.metrics.exhaustedUdpDropped++;
+      return undefined;
+    }
+    return this.retryOverTcp(d, template, query, packet, client);
+  }
+
+  private async afterReady(reserved: Reserved, d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, client: string) {
+    try {
+      await reserved.ready;
+      return this.send(template, query, packet, transport, reserved.address);
+    } catch (err) {
+      this.deps.metrics.kernelFailed++;
+      this.deps.log.error({ err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
+      this.deps.pool.cancel(reserved.id, this.deps.now());
+      return this.refuseAllocation(d, template, query, packet, transport, client);
+    }
+  }
+
+  private reserve(d: Allocation, client: string): Reserved | undefined {
     const s = d.service;
     const result = this.deps.pool.reserve(
       {
@@ -124,16 +152,23 @@ export class QueryHandler {
     );
     if (!result.ok) return undefined;
     this.deps.metrics.allocations++;
-    this.deps.onReserve?.(result.reservation, client);
-    return result.reservation.address;
+    const ready = this.deps.onReserve?.(result.reservation, client);
+    return { id: result.reservation.id, address: result.reservation.address, ready: ready ?? undefined };
   }
 
-  private async retryOverTcp(d: Extract<Decision, { kind: 'allocate' }>, template: CacheEntry['template'], query: Query, packet: Buffer, client: string) {
+  private async retryOverTcp(d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, client: string) {
     await this.deps.sleep(this.deps.tcpRetryMs);
-    const address = this.reserve(d, client);
-    if (address !== undefined) {
-      this.deps.metrics.tcpRetrySucceeded++;
-      return this.send(template, query, packet, 'tcp', address);
+    const reserved = this.reserve(d, client);
+    if (reserved) {
+      try {
+        await reserved.ready;
+        this.deps.metrics.tcpRetrySucceeded++;
+        return this.send(template, query, packet, 'tcp', reserved.address);
+      } catch (err) {
+        this.deps.metrics.kernelFailed++;
+        this.deps.log.error({ err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
+        this.deps.pool.cancel(reserved.id, this.deps.now());
+      }
     }
     this.deps.metrics.exhaustedTcpEmpty++;
     return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, packet, 'tcp');
