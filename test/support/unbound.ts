@@ -1,0 +1,47 @@
+import path from 'node:path';
+import type { NodeName, NsProcess, Testbed } from './netns.js';
+import { makeTempDir, writeTempFile } from './repo.js';
+
+/**
+ * Debian's Unbound as a real recursive resolver inside a test namespace, with the realm's zone stubbed to the
+ * gateway's WAN address: the path Internet clients really take. No validation (the zone is unsigned and the
+ * testbed has no root), no cache prefetching; TTL 0 answers are never cached, as a resolver should.
+ */
+export async function startUnbound(tb: Testbed, node: NodeName, listen: string, zone: string, gateway: string): Promise<NsProcess> {
+  const dir = await makeTempDir('unbound');
+  const conf = await writeTempFile(
+    'unbound.conf',
+    [
+      'server:',
+      `  interface: ${listen}`,
+      '  port: 53',
+      '  do-ip6: no',
+      '  access-control: 0.0.0.0/0 allow',
+      `  directory: "${dir}"`,
+      '  chroot: ""',
+      '  username: ""',
+      `  pidfile: "${path.join(dir, 'unbound.pid')}"`,
+      '  module-config: "iterator"',
+      '  use-syslog: no',
+      '  logfile: ""',
+      '  verbosity: 1',
+      '  do-not-query-localhost: no',
+      // QNAME minimisation asks `hosta.gwa.demo A` on the way to `tcp.hosta.gwa.demo`, and that intermediate
+      // name is itself a service name: every lookup would spend two reservations. Operators putting Unbound in
+      // front of a realm gateway must turn it off for the realm's zone; so do we.
+      '  qname-minimisation: no',
+      '  num-threads: 1',
+      // Give up quickly on a silent (exhausted) gateway and try again, like a stub resolver would.
+      '  infra-host-ttl: 1',
+      `  domain-insecure: "${zone}"`,
+      'stub-zone:',
+      `  name: "${zone}"`,
+      `  stub-addr: ${gateway}`,
+      '',
+    ].join('\n'),
+    { dir },
+  );
+  const proc = tb.spawn(node, 'unbound', ['-d', '-c', conf]);
+  await proc.ready(/start of service/, 10_000);
+  return proc;
+}
