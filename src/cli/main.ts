@@ -4,12 +4,15 @@ import { InputError, formatProblem } from '../errors.js';
 import { loadInputs } from '../inputs.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
+import { cleanupCommand, rulesCommand } from './kernel-commands.js';
 
 const HELP = `realmgw - DNS-driven realm gateway
 
 Usage:
   realmgw run   --config FILE   start the gateway (DNS front, circular pool, admin API)
   realmgw check --config FILE   validate config, zones and policies; print every problem; change nothing
+  realmgw rules --config FILE   print the kernel state (nft, iptables, ipsets) run would install; nft -c it
+  realmgw cleanup [--config FILE]  remove realmgw's kernel state (nft table, chains, jumps, ipsets)
   realmgw --help                this text
 
 Options:
@@ -47,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = positionals[0];
   if (!command) usage('no command given');
-  if (command !== 'run' && command !== 'check') usage(`unknown command '${command}'`);
+  if (command !== 'run' && command !== 'check' && command !== 'rules' && command !== 'cleanup') usage(`unknown command '${command}'`);
+  if (command === 'cleanup' && !values.config) return cleanupCommand(undefined);
   if (!values.config) usage(`'${command}' needs --config FILE`);
 
   let inputs;
@@ -59,6 +63,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`realmgw: ${err.problems.length} problem(s) found; nothing was applied\n`);
     return 1;
   }
+
+  if (command === 'rules') return rulesCommand(inputs);
+  if (command === 'cleanup') return cleanupCommand(inputs);
 
   if (command === 'check') {
     const services = [...inputs.policies.hosts.values()].reduce((n, h) => n + h.services.length, 0);

@@ -1,0 +1,421 @@
+// realmgw's kernel state against the real kernel, inside a testbed of namespaces built for this file:
+// dry run, install, reinstall over leftovers, rollback, uninstall and `realmgw cleanup` with foreign state
+// present, and real packets through both confirmation modes (nftset: every key shape, single use, ICMP).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { parse, stringify } from 'yaml';
+import type { Logger } from '../../src/log.js';
+import type { DataplaneModel } from '../../src/dataplane/model.js';
+import { CommandRunner } from '../../src/dataplane/command.js';
+import { KernelState, KernelStateError } from '../../src/dataplane/kernel-state.js';
+import { NftChannel, nftCheck } from '../../src/dataplane/nft.js';
+import { renderNft, renderReservationAdd, renderReservationDelete, type FirewallFragment } from '../../src/dataplane/ruleset.js';
+import { ADDR, POOL, Testbed, type NodeName } from '../support/netns.js';
+import { CLI_PATH, DIST_DIR, E2E_TIMEOUT_MS, REPO_ROOT, writeTempYaml } from '../support/repo.js';
+
+const FLOW_SERVER = path.join(DIST_DIR, 'test', 'support', 'flow-server.js');
+const FLOW_CLIENT = path.join(DIST_DIR, 'test', 'support', 'flow-client.js');
+const T = { timeout: E2E_TIMEOUT_MS };
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, fatal() {}, trace() {} } as unknown as Logger;
+
+function model(over: Partial<DataplaneModel> = {}): DataplaneModel {
+  return {
+    table: 'realmgw',
+    prefix: 'RGW',
+    confirm: 'nfqueue',
+    queue: { num: 1, bypass: false },
+    unmatched: 'reject',
+    wanInterface: 'wan0',
+    lanInterface: 'lan0',
+    lanNetwork: '192.168.0.0/24',
+    serviceAddress: ADDR.gwaWan,
+    poolAddresses: [...POOL],
+    markBase: 0x52470000,
+    hosts: [
+      { id: 'hosta.gwa.demo', ipv4: ADDR.hosta, markIndex: 1, groups: ['G1'], firewall: { admin: [], user: [] } },
+      { id: 'hostb.gwa.demo', ipv4: ADDR.hostb, markIndex: 2, groups: ['G1', 'G2'], firewall: { admin: [], user: [] } },
+    ],
+    groups: new Map([
+      ['G1', [ADDR.hosta, ADDR.hostb]],
+      ['G2', [ADDR.hostb]],
+    ]),
+    ...over,
+  };
+}
+
+/** A small firewall fragment standing in for renderFirewall's output. */
+const FIREWALL: FirewallFragment = {
+  filter: ':RGW-FWT - [0:0]\n-A RGW-FWT -m set --match-set rgw-g-G2 src -p udp -m udp --dport 9 -j DROP\n',
+  jumps: ['-j RGW-FWT'],
+};
+
+let tb: Testbed;
+let foreignBefore: string;
+
+async function sh(node: NodeName, script: string): Promise<string> {
+  return (await tb.sh(node, script, { check: true })).stdout;
+}
+
+/** Everything of ours in gwa, as text that is easy to compare. */
+async function ours(): Promise<{ table: boolean; iptables: string[]; ipsets: string[] }> {
+  const tables = await sh('gwa', 'nft list tables');
+  const save = await sh('gwa', 'iptables-save');
+  const sets = await sh('gwa', 'ipset list -n');
+  return {
+    table: tables.split('\n').includes('table ip realmgw'),
+    iptables: save.split('\n').filter((l) => l.includes('RGW-')),
+    ipsets: sets.split('\n').filter((n) => n.startsWith('rgw-')).sort(),
+  };
+}
+
+/** Everything not ours in gwa: the foreign table, iptables without our lines, the foreign ipset. */
+async function foreign(): Promise<string> {
+  const nft = await sh('gwa', 'nft list table ip foreign');
+  const ipt = (await sh('gwa', 'iptables-save'))
+    .split('\n')
+    .filter((l) => !l.startsWith('#') && !l.includes('RGW-'))
+    .map((l) => l.replace(/\[\d+:\d+\]$/, '[0:0]'))
+    .join('\n');
+  const set = await sh('gwa', 'ipset list foreign-set');
+  return `${nft}\n${ipt}\n${set}`;
+}
+
+async function assertNothingOfOurs(): Promise<void> {
+  assert.deepEqual(await ours(), { table: false, iptables: [], ipsets: [] });
+  assert.equal(await foreign(), foreignBefore, 'foreign state intact');
+}
+
+async function demoConfig(dataplane: Record<string, unknown>): Promise<string> {
+  const c = parse(await readFile(path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml'), 'utf8'));
+  c.zones = path.join(REPO_ROOT, 'zones');
+  c.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
+  delete c.admin;
+  c.dataplane = { wan: { interface: 'wan0' }, lan: { interface: 'lan0', network: '192.168.0.0/24' }, ...dataplane };
+  return writeTempYaml(stringify(c));
+}
+
+interface Talk {
+  ok: boolean;
+  reply?: string;
+  error?: string;
+}
+
+async function talk(address: string, proto: 'tcp' | 'udp' | 'icmp', port = 0): Promise<Talk> {
+  const r = await tb.exec('public', process.execPath, [FLOW_CLIENT], { input: JSON.stringify({ op: 'connect', address, proto, port }), check: true });
+  return JSON.parse(r.stdout) as Talk;
+}
+
+function assertReachedHosta(r: Talk, what: string): void {
+  assert.ok(r.ok, `${what}: ${JSON.stringify(r)}`);
+  if (r.reply !== 'pong') assert.match(r.reply!, new RegExp(`^hosta saw ${ADDR.public.replace(/\./g, '\\.')}:\\d+ hello$`), `${what}: DNATed to hosta, real source kept`);
+}
+
+before(async () => {
+  tb = await Testbed.up();
+  // foreign state that must survive everything we do, byte for byte
+  await sh(
+    'gwa',
+    [
+      "nft add table ip foreign",
+      "nft add set ip foreign s '{ type ipv4_addr; }'",
+      "nft add element ip foreign s '{ 10.1.2.3 }'",
+      "nft add chain ip foreign c '{ type filter hook forward priority 5; policy accept; }'",
+      'nft add rule ip foreign c ip saddr @s drop',
+      'iptables -A FORWARD -s 10.9.9.9/32 -m comment --comment "foreign rule" -j DROP',
+      'iptables -N FOREIGN-CHAIN',
+      'iptables -A FOREIGN-CHAIN -j RETURN',
+      'iptables -t mangle -A PREROUTING -s 10.9.9.8/32 -j MARK --set-mark 7',
+      'ipset create foreign-set hash:ip',
+      'ipset add foreign-set 10.1.2.3',
+    ].join(' && '),
+  );
+  foreignBefore = await foreign();
+});
+
+after(async () => {
+  await tb?.down();
+});
+
+describe('kernel state (real kernel, in namespaces)', () => {
+  it('nft -c accepts the rendered table in both modes and changes nothing', T, async () => {
+    const runner = new CommandRunner(tb.ns('gwa'));
+    for (const m of [model(), model({ confirm: 'nftset' }), model({ unmatched: 'drop', queue: { num: 3, bypass: true } })]) {
+      await nftCheck(runner, renderNft(m));
+    }
+    await assert.rejects(nftCheck(runner, renderNft(model({ lanNetwork: '192.168.0.0/33' }))), /nft -c rejected/);
+    await assertNothingOfOurs();
+  });
+
+  it('realmgw rules prints the state and dry-runs it; rules and check change nothing', T, async () => {
+    for (const confirm of ['nfqueue', 'nftset']) {
+      const cfg = await demoConfig({ confirm });
+      const r = await tb.exec('gwa', process.execPath, [CLI_PATH, 'rules', '--config', cfg]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^table ip realmgw \{$/m);
+      assert.match(r.stderr, /nft -c accepted/);
+      if (confirm === 'nfqueue') assert.match(r.stdout, /^iptables -t mangle -I PREROUTING 1 -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE$/m);
+      else assert.match(r.stdout, /chain confirm \{/);
+      const c = await tb.exec('gwa', process.execPath, [CLI_PATH, 'check', '--config', cfg]);
+      assert.equal(c.code, 0, c.stderr);
+    }
+    await assertNothingOfOurs();
+  });
+
+  it('install puts exactly our state in place', T, async () => {
+    await new KernelState(model(), quiet, { netns: tb.ns('gwa'), firewall: FIREWALL }).install();
+    const table = await sh('gwa', 'nft list table ip realmgw');
+    assert.match(table, /set pool \{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = \{ 100\.64\.1\.131-100\.64\.1\.133 \}/);
+    assert.match(table, /elements = \{ 0x52470001 : 192\.168\.0\.100, 0x52470002 : 192\.168\.0\.101 \}/);
+    assert.deepEqual([...table.matchAll(/\tchain (\S+) \{/g)].map((m) => m[1]), ['prerouting', 'forward', 'input', 'refuse', 'postrouting']);
+    assert.deepEqual(await ours(), {
+      table: true,
+      iptables: [
+        ':RGW-QUEUE - [0:0]',
+        '-A PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        '-A RGW-QUEUE -j NFQUEUE --queue-num 1',
+        ':RGW-FWT - [0:0]',
+        '-A FORWARD -j RGW-FWT',
+        '-A RGW-FWT -p udp -m set --match-set rgw-g-G2 src -m udp --dport 9 -j DROP',
+      ],
+      ipsets: ['rgw-g-G1', 'rgw-g-G2', 'rgw-pool'],
+    });
+    const members = async (set: string) => {
+      const text = await sh('gwa', `ipset list ${set}`);
+      return { type: /^Type: (.*)$/m.exec(text)?.[1], members: text.split('Members:\n')[1].trim().split('\n').sort() };
+    };
+    assert.deepEqual(await members('rgw-pool'), { type: 'hash:net', members: ['100.64.1.131', '100.64.1.132/31'] });
+    assert.deepEqual(await members('rgw-g-G1'), { type: 'hash:ip', members: [ADDR.hosta, ADDR.hostb] });
+    assert.deepEqual(await members('rgw-g-G2'), { type: 'hash:ip', members: [ADDR.hostb] });
+    assert.equal(await foreign(), foreignBefore);
+  });
+
+  it('install again, and after a SIGKILLed realmgw with extra leftovers: exactly one copy', T, async () => {
+    const expected = await ours();
+    await new KernelState(model(), quiet, { netns: tb.ns('gwa'), firewall: FIREWALL }).install();
+    assert.deepEqual(await ours(), expected, 'second install');
+
+    // a realmgw that installed and was killed with SIGKILL (no uninstall)
+    const url = (p: string) => JSON.stringify(pathToFileURL(path.join(DIST_DIR, p)).href);
+    const script = `
+      import { KernelState } from ${url('src/dataplane/kernel-state.js')};
+      const m = JSON.parse(process.env.RGW_MODEL); m.groups = new Map(m.groups);
+      const log = { debug() {}, info() {}, warn() {}, error() {} };
+      await new KernelState(m, log, { firewall: JSON.parse(process.env.RGW_FW) }).install();
+      console.log('installed');
+      setInterval(() => {}, 1e6);`;
+    const m = model();
+    const proc = tb.spawn('gwa', process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, RGW_MODEL: JSON.stringify({ ...m, groups: [...m.groups] }), RGW_FW: JSON.stringify(FIREWALL) },
+    });
+    await proc.ready('installed', 20_000);
+    assert.equal((await proc.stop('SIGKILL', 0)).signal, 'SIGKILL');
+    // ... plus what a half-finished earlier version could have left: a duplicate jump, a stale chain, a stale ipset
+    await sh(
+      'gwa',
+      [
+        'iptables -t mangle -A PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        'iptables -N RGW-OLD',
+        'iptables -A RGW-OLD -j RETURN',
+        'iptables -I FORWARD 2 -j RGW-OLD',
+        'ipset create rgw-g-old hash:ip',
+      ].join(' && '),
+    );
+    await new KernelState(model(), quiet, { netns: tb.ns('gwa'), firewall: FIREWALL }).install();
+    assert.deepEqual(await ours(), expected, 'after leftovers');
+    assert.equal(await foreign(), foreignBefore);
+  });
+
+  it('a dry-run failure changes nothing; a failure while applying removes what the install added', T, async () => {
+    const expected = await ours();
+    await assert.rejects(
+      new KernelState(model({ lanNetwork: '192.168.0.0/33' }), quiet, { netns: tb.ns('gwa') }).install(),
+      (e: unknown) => e instanceof KernelStateError && e.step === 'validate',
+    );
+    assert.deepEqual(await ours(), expected, 'the running state is untouched by a ruleset nft -c refuses');
+
+    await new KernelState(model(), quiet, { netns: tb.ns('gwa') }).uninstall();
+    const broken: FirewallFragment = { filter: ':RGW-FWT - [0:0]\n-A RGW-FWT -m set --match-set rgw-no-such-set src -j DROP\n', jumps: ['-j RGW-FWT'] };
+    await assert.rejects(new KernelState(model(), quiet, { netns: tb.ns('gwa'), firewall: broken }).install(), (e: unknown) => {
+      assert.ok(e instanceof KernelStateError, String(e));
+      assert.equal(e.step, 'iptables');
+      assert.ok(e.removed.includes('nft delete table ip realmgw'), e.removed.join('\n'));
+      assert.ok(e.removed.includes('ipset destroy rgw-pool'), e.removed.join('\n'));
+      return true;
+    });
+    await assertNothingOfOurs();
+  });
+
+  it('uninstall removes our table, chains, jumps and ipsets, and nothing else', T, async () => {
+    const ks = new KernelState(model({ confirm: 'nftset' }), quiet, { netns: tb.ns('gwa'), firewall: FIREWALL });
+    await ks.install();
+    assert.deepEqual((await ours()).ipsets, ['rgw-g-G1', 'rgw-g-G2']);
+    await ks.uninstall();
+    await assertNothingOfOurs();
+    await ks.uninstall(); // idempotent
+  });
+
+  it('realmgw cleanup removes everything of ours, prints it, and nothing else', T, async () => {
+    await new KernelState(model(), quiet, { netns: tb.ns('gwa'), firewall: FIREWALL }).install();
+    const r = await tb.exec('gwa', process.execPath, [CLI_PATH, 'cleanup']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), [
+      'removed: ipset destroy rgw-g-G1',
+      'removed: ipset destroy rgw-g-G2',
+      'removed: ipset destroy rgw-pool',
+      'removed: iptables -t filter -D FORWARD -j RGW-FWT',
+      'removed: iptables -t filter -X RGW-FWT',
+      'removed: iptables -t mangle -D PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+      'removed: iptables -t mangle -X RGW-QUEUE',
+      'removed: nft delete table ip realmgw',
+    ]);
+    await assertNothingOfOurs();
+    const again = await tb.exec('gwa', process.execPath, [CLI_PATH, 'cleanup', '--config', await demoConfig({})]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing of realmgw's found/);
+  });
+});
+
+describe('packets through the installed state', () => {
+  let server: ReturnType<Testbed['spawn']>;
+
+  before(async () => {
+    server = tb.spawn('hosta', process.execPath, [FLOW_SERVER, '--tcp', '5000,22', '--udp', '5001', '--name', 'hosta']);
+    await server.ready('listening');
+  });
+
+  after(async () => {
+    await server?.stop();
+    await new KernelState(model(), quiet, { netns: tb.ns('gwa') }).uninstall();
+    await tb.sh('gwa', 'nft delete table ip rgwtest 2>/dev/null; true');
+  });
+
+  it('nfqueue mode: the mark userspace sets DNATs to its host; the reject mark and no mark are refused', T, async () => {
+    // no consumer on the queue: --queue-bypass lets first packets through unmarked; a test table stands in
+    // for realmgw's verdicts by marking them between mangle (-150) and dstnat (-100)
+    await new KernelState(model({ queue: { num: 1, bypass: true } }), quiet, { netns: tb.ns('gwa') }).install();
+    await sh(
+      'gwa',
+      `nft -f - <<'EOF'
+table ip rgwtest {
+  chain pre {
+    type filter hook prerouting priority mangle + 10; policy accept;
+    ip daddr ${POOL[0]} meta mark set 0x52470001
+    ip daddr ${POOL[1]} meta mark set 0x5247ffff
+  }
+}
+EOF`,
+    );
+    assertReachedHosta(await talk(POOL[0], 'tcp', 5000), 'marked for hosta');
+    assertReachedHosta(await talk(POOL[0], 'udp', 5001), 'marked for hosta, udp');
+    assert.deepEqual(await talk(POOL[1], 'tcp', 5000), { ok: false, error: 'ECONNREFUSED' }, 'reject mark: TCP reset');
+    assert.deepEqual(await talk(POOL[2], 'tcp', 5000), { ok: false, error: 'ECONNREFUSED' }, 'no mark (realmgw down, bypass): reset');
+    assert.equal((await talk(POOL[2], 'icmp')).ok, false);
+    await sh('gwa', 'nft delete table ip rgwtest');
+  });
+
+  describe('nftset mode: single-use reservations consumed in the kernel', () => {
+    let nft: NftChannel;
+    const m = model({ confirm: 'nftset' });
+    const reserve = (address: string, protocol: number, port: number, lifetimeMs = 5000) =>
+      nft.run(renderReservationAdd(m, { address, protocol, port, target: ADDR.hosta, lifetimeMs }));
+
+    before(async () => {
+      await new KernelState(m, quiet, { netns: tb.ns('gwa') }).install();
+      nft = new NftChannel({ netns: tb.ns('gwa') });
+    });
+
+    after(async () => {
+      await nft?.close();
+    });
+
+    const cases: { shape: string; address: string; protocol: number; port: number; probe: ['tcp' | 'udp' | 'icmp', number] }[] = [
+      { shape: 'exact, tcp', address: POOL[0], protocol: 6, port: 5000, probe: ['tcp', 5000] },
+      { shape: 'exact, udp', address: POOL[1], protocol: 17, port: 5001, probe: ['udp', 5001] },
+      { shape: 'port wildcard, tcp', address: POOL[2], protocol: 6, port: 0, probe: ['tcp', 22] },
+      { shape: 'protocol wildcard, udp', address: POOL[0], protocol: 0, port: 5001, probe: ['udp', 5001] },
+      { shape: 'protocol wildcard, tcp', address: POOL[1], protocol: 0, port: 22, probe: ['tcp', 22] },
+      { shape: 'both wildcards, tcp', address: POOL[2], protocol: 0, port: 0, probe: ['tcp', 5000] },
+      { shape: 'port wildcard, icmp', address: POOL[0], protocol: 1, port: 0, probe: ['icmp', 0] },
+      { shape: 'both wildcards, icmp', address: POOL[1], protocol: 0, port: 0, probe: ['icmp', 0] },
+    ];
+    for (const c of cases) {
+      it(`${c.shape}: the first flow reaches hosta, a second new flow is refused`, T, async () => {
+        await reserve(c.address, c.protocol, c.port);
+        assertReachedHosta(await talk(c.address, ...c.probe), 'first flow');
+        const second = await talk(c.address, ...c.probe);
+        assert.equal(second.ok, false, `second flow: ${JSON.stringify(second)}`);
+        if (c.probe[0] === 'tcp') assert.equal(second.error, 'ECONNREFUSED', 'refused with a reset, not routed back out');
+      });
+    }
+
+    it('ICMP never matches a key that names a port; the reservation stays for a packet that has one', T, async () => {
+      await reserve(POOL[2], 0, 5000);
+      await reserve(POOL[2], 1, 7);
+      assert.equal((await talk(POOL[2], 'icmp')).ok, false, 'ping to protocol wildcard / exact keys with ports');
+      const pending = await sh('gwa', 'nft list set ip realmgw pend_anyproto');
+      assert.match(pending, /100\.64\.1\.133 \. 5000 timeout/, 'not consumed by the ping');
+      assertReachedHosta(await talk(POOL[2], 'tcp', 5000), 'then a TCP flow to the port');
+      await nft.run(renderReservationDelete(m, { address: POOL[2], protocol: 1, port: 7, target: ADDR.hosta }));
+    });
+
+    it('the more specific shape wins when two match; the other stays pending', T, async () => {
+      await reserve(POOL[0], 0, 0);
+      await reserve(POOL[0], 6, 5000);
+      assertReachedHosta(await talk(POOL[0], 'tcp', 5000), 'exact first');
+      assert.match(await sh('gwa', 'nft list set ip realmgw pend_any'), /100\.64\.1\.131 timeout/);
+      assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw pend_exact'), /100\.64\.1\.131/);
+      assertReachedHosta(await talk(POOL[0], 'udp', 5001), 'then the wildcard');
+    });
+
+    it('reservations expire; delete works on live, consumed and vanished elements', T, async () => {
+      await reserve(POOL[1], 6, 5000, 300);
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal((await talk(POOL[1], 'tcp', 5000)).error, 'ECONNREFUSED', 'expired');
+      const r = { address: POOL[1], protocol: 6, port: 5000, target: ADDR.hosta, lifetimeMs: 5000 };
+      await nft.run(renderReservationDelete(m, r)); // vanished
+      await reserve(POOL[1], 6, 5000);
+      await nft.run(renderReservationDelete(m, r)); // live
+      assert.equal((await talk(POOL[1], 'tcp', 5000)).error, 'ECONNREFUSED', 'deleted before use');
+      await reserve(POOL[1], 6, 5000);
+      assertReachedHosta(await talk(POOL[1], 'tcp', 5000), 're-reserved after delete');
+      await nft.run(renderReservationDelete(m, r)); // consumed
+      assert.doesNotMatch(await sh('gwa', 'nft list map ip realmgw dnat_exact'), /100\.64\.1\.132/);
+    });
+
+    it('NftChannel: runs settle in order, an error fails only its own run (also when merged), a dead child is replaced', T, async () => {
+      const results = await Promise.allSettled([
+        nft.run(`add element ip realmgw pend_any { 10.0.0.1 timeout 5s }`),
+        nft.run(`add element ip realmgw no_such_set { 10.0.0.2 }`),
+        nft.run(`add element ip realmgw pend_any { 10.0.0.3 timeout 5s }\nadd element ip realmgw pend_any { 10.0.0.4 timeout 5s }`),
+        nft.run(`add element ip realmgw pend_any { 10.0.0.5 timeout 5s }; add element ip realmgw pend_any { 10.0.0.5 . 6 }`),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      assert.match(String((results[1] as PromiseRejectedResult).reason), /No such file or directory/);
+      const set = await sh('gwa', 'nft list set ip realmgw pend_any');
+      for (const a of ['10.0.0.1', '10.0.0.3', '10.0.0.4']) assert.match(set, new RegExp(`${a.replace(/\./g, '\\.')} timeout`));
+      assert.doesNotMatch(set, /10\.0\.0\.5/, 'a failed batch is one transaction: nothing of it applied');
+
+      const pid = nft.pid!;
+      process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+      await nft.run(`add element ip realmgw pend_any { 10.0.0.6 timeout 5s }`);
+      assert.notEqual(nft.pid, pid);
+      assert.match(await sh('gwa', 'nft list set ip realmgw pend_any'), /10\.0\.0\.6 timeout/);
+
+      // group commit: concurrent runs share lines (transactions), each still settles on its own
+      const before = nft.stats;
+      const start = performance.now();
+      const n = 500;
+      await Promise.all(Array.from({ length: n }, (_, i) => reserve(`10.1.${i >> 8}.${i & 255}`, 6, 80)));
+      const ms = (performance.now() - start) / n;
+      const lines = nft.stats.lines - before.lines;
+      assert.ok(lines < n / 4, `${n} reservations on ${lines} lines`);
+      assert.ok(ms < 5, `${ms.toFixed(3)} ms per reservation`);
+      assert.equal((await sh('gwa', 'nft list set ip realmgw pend_exact')).match(/10\.1\.\d+\.\d+ \. tcp \. 80 timeout/g)?.length, n);
+    });
+  });
+});
