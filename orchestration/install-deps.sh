@@ -4,14 +4,17 @@
 #
 #   - Debian packages (apt-get update only when one is missing; waits for a concurrent apt/dpkg)
 #   - knot's system service is disabled (the benchmark starts knotd by hand)
-#   - npm ci        when node_modules is missing or older than package-lock.json
+#   - npm ci        when node_modules is missing or older than package-lock.json (its "install" script builds
+#                   the NFQUEUE addon, so the C toolchain and libnetfilter-queue-dev come first)
+#   - npm run build:addon when kernel/nfqueue/build/Release/nfqueue.node is missing or older than its sources
 #   - npm run build when dist is missing or older than any .ts under src/ test/ bench/ (or tsconfig.json)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables iptables ipset conntrack procps psmisc curl)
+PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables iptables ipset conntrack procps psmisc curl
+  build-essential python3 libnetfilter-queue-dev libmnl-dev) # last line: the kernel/nfqueue addon (node-gyp)
 LOCK_WAIT_S="${RGW_APT_LOCK_WAIT_S:-900}"
 
 die() { echo "install-deps.sh: $*" >&2; exit 1; }
@@ -94,6 +97,16 @@ ensure_node_modules() {
   fi
 }
 
+# The NFQUEUE addon: npm ci builds it (package.json "install"); rebuild it when its C sources changed since,
+# or when node_modules was already there and npm ci did not run.
+ensure_addon() {
+  local addon=kernel/nfqueue/build/Release/nfqueue.node
+  if [[ ! -e "$addon" || kernel/nfqueue/binding.gyp -nt "$addon" ||
+    -n "$(find kernel/nfqueue/src -newer "$addon" -print -quit 2>/dev/null)" ]]; then
+    run_quiet "npm run build:addon" npm run build:addon --silent
+  fi
+}
+
 # Compiled files whose TypeScript source is gone (renamed or deleted) would otherwise keep running as tests.
 remove_orphan_outputs() {
   local d f src
@@ -130,4 +143,5 @@ ensure_build() {
 install_packages
 disable_knot_service
 ensure_node_modules
+ensure_addon
 ensure_build
