@@ -11,6 +11,7 @@ import { QueryHandler } from './dns/server/query-handler.js';
 import { TcpListener } from './dns/server/tcp-listener.js';
 import { UdpListener } from './dns/server/udp-listener.js';
 import { formatIpv4 } from './util/ipv4.js';
+import { Dataplane } from './dataplane/dataplane.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -30,6 +31,7 @@ export class Gateway {
   readonly views: { wan: View; lan: View };
   private readonly started: Stoppable[] = [];
   private expiryTimer?: NodeJS.Timeout;
+  private dataplane?: Dataplane;
   private readonly releaseListeners: ((r: Reservation, why: ReleaseReason) => void)[] = [];
   private readonly debug: boolean;
   /** Bound addresses, in listener order, for logs and tests that bind port 0. */
@@ -74,16 +76,31 @@ export class Gateway {
   private async startAll(): Promise<void> {
     const { config } = this.inputs;
     const dns = config.dns;
+    // The kernel first: an address must never be handed out before packets to it can be confirmed.
+    if (config.dataplane) {
+      const dataplane = new Dataplane(this.inputs, this.pool, monotonicNow, this.log.child({ component: 'dataplane' }));
+      await dataplane.start();
+      this.started.push(dataplane);
+      this.dataplane = dataplane;
+      this.onRelease((r, why) => dataplane.onRelease(r, why));
+    }
+    const dataplane = this.dataplane;
+    const debug = this.debug;
+    const log = this.log;
+    const onReserve =
+      debug || dataplane?.model.confirm === 'nftset'
+        ? (r: Reservation, client: string) => {
+            if (debug) log.debug({ address: formatIpv4(r.address), service: r.service, client, protocol: r.key.protocol, port: r.key.port }, 'reserved');
+            return dataplane?.onReserve(r);
+          }
+        : undefined;
     const common = {
       pool: this.pool,
       now: monotonicNow,
       sleep: (ms: number) => sleep(ms),
       udpPayloadSize: dns.udpPayloadSize,
       tcpRetryMs: config.pool.tcpRetryMs,
-      onReserve: this.debug
-        ? (r: Reservation, client: string) =>
-            this.log.debug({ address: formatIpv4(r.address), service: r.service, client, protocol: r.key.protocol, port: r.key.port }, 'reserved')
-        : undefined,
+      onReserve,
     };
     const wanHandler = new QueryHandler({ ...common, view: this.views.wan, metrics: this.metrics.wan, log: this.log.child({ view: 'wan' }) });
     await this.listen('wan', wanHandler, dns.wan.listen, this.metrics.wan);
@@ -124,7 +141,11 @@ export class Gateway {
 
   private adminRoutes() {
     return {
-      '/stats': () => ({ dns: { wan: this.metrics.wan.snapshot(), lan: this.metrics.lan.snapshot() }, pool: { ...this.pool.stats, size: this.pool.size } }),
+      '/stats': () => ({
+        dns: { wan: this.metrics.wan.snapshot(), lan: this.metrics.lan.snapshot() },
+        pool: { ...this.pool.stats, size: this.pool.size },
+        dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats } : null,
+      }),
       '/reservations': () => {
         const now = monotonicNow();
         return this.pool.live().map((r) => ({
@@ -143,6 +164,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.dataplane = undefined;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = undefined;
     while (this.started.length) {

@@ -54,9 +54,13 @@ export function queueChain(prefix: string): string {
   return `${prefix}-QUEUE`;
 }
 
-/** The NFQUEUE jump's rule (nfqueue mode), in iptables-save's canonical spelling. */
+/**
+ * The NFQUEUE jump's rule (nfqueue mode), in iptables-save's canonical spelling. Only a flow's very first
+ * packet: a retransmitted SYN finds its conntrack entry CONFIRMED (and already NATed) and must follow it, not
+ * be judged again against a reservation it already consumed.
+ */
 export function queueJumpRule(model: DataplaneModel): string {
-  return `-m conntrack --ctstate NEW -m set --match-set ${poolIpsetName(model)} dst -j ${queueChain(model.prefix)}`;
+  return `-m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set ${poolIpsetName(model)} dst -j ${queueChain(model.prefix)}`;
 }
 
 function checkChainName(name: string, prefix: string, reserved: ReadonlySet<string>, where: string): void {

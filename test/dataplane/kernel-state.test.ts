@@ -157,7 +157,7 @@ describe('kernel state (real kernel, in namespaces)', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^table ip realmgw \{$/m);
       assert.match(r.stderr, /nft -c accepted/);
-      if (confirm === 'nfqueue') assert.match(r.stdout, /^iptables -t mangle -I PREROUTING 1 -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE$/m);
+      if (confirm === 'nfqueue') assert.match(r.stdout, /^iptables -t mangle -I PREROUTING 1 -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE$/m);
       else assert.match(r.stdout, /chain confirm \{/);
       const c = await tb.exec('gwa', process.execPath, [CLI_PATH, 'check', '--config', cfg]);
       assert.equal(c.code, 0, c.stderr);
@@ -175,7 +175,7 @@ describe('kernel state (real kernel, in namespaces)', () => {
       table: true,
       iptables: [
         ':RGW-QUEUE - [0:0]',
-        '-A PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        '-A PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         '-A RGW-QUEUE -j NFQUEUE --queue-num 1',
         ':RGW-FWT - [0:0]',
         '-A FORWARD -j RGW-FWT',
@@ -217,7 +217,7 @@ describe('kernel state (real kernel, in namespaces)', () => {
     await sh(
       'gwa',
       [
-        'iptables -t mangle -A PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        'iptables -t mangle -A PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         'iptables -N RGW-OLD',
         'iptables -A RGW-OLD -j RETURN',
         'iptables -I FORWARD 2 -j RGW-OLD',
@@ -268,7 +268,7 @@ describe('kernel state (real kernel, in namespaces)', () => {
       'removed: ipset destroy rgw-pool',
       'removed: iptables -t filter -D FORWARD -j RGW-FWT',
       'removed: iptables -t filter -X RGW-FWT',
-      'removed: iptables -t mangle -D PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+      'removed: iptables -t mangle -D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
       'removed: iptables -t mangle -X RGW-QUEUE',
       'removed: nft delete table ip realmgw',
     ]);

@@ -244,7 +244,7 @@ describe('iptables', () => {
     const r = renderIptables(demoModel());
     assert.equal(r.mangle, '*mangle\n:RGW-QUEUE - [0:0]\n-A RGW-QUEUE -j NFQUEUE --queue-num 1\nCOMMIT\n');
     assert.equal(r.filter, '');
-    assert.deepEqual(r.jumps, [{ table: 'mangle', chain: 'PREROUTING', rule: '-m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE' }]);
+    assert.deepEqual(r.jumps, [{ table: 'mangle', chain: 'PREROUTING', rule: '-m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE' }]);
     assert.match(renderIptables(demoModel({ queue: { num: 7, bypass: true } })).mangle, /-A RGW-QUEUE -j NFQUEUE --queue-num 7 --queue-bypass\n/);
   });
 
@@ -274,7 +274,7 @@ describe('iptables', () => {
     const r = renderRuleset(model, { firewall: fw });
     assert.deepEqual(r.chains.filter((c) => c.table === 'filter').map((c) => c.chain), fw.chains);
     assert.deepEqual(r.jumps.map((j) => `${j.table} ${j.chain} ${j.rule}`), [
-      'mangle PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+      'mangle PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
       'filter FORWARD -j RGW-FW',
     ]);
     assert.equal(r.iptables.filter, `*filter\n${fw.filter}COMMIT\n`);
@@ -298,8 +298,8 @@ describe('iptables', () => {
 :RGW-OLD - [0:0]
 :OTHER - [0:0]
 -A PREROUTING -s 10.9.9.8/32 -j MARK --set-xmark 0x7/0xffffffff
--A PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE
--A PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE
+-A PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE
+-A PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE
 -A PREROUTING -j RGW-OLD
 -A RGW-QUEUE -j NFQUEUE --queue-num 3
 -A RGW-OLD -j RGW-QUEUE
@@ -321,7 +321,7 @@ COMMIT
       [
         '*mangle',
         ':RGW-QUEUE - [0:0]',
-        '-D PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        '-D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         '-D PREROUTING -j RGW-OLD',
         '-F RGW-OLD',
         '-X RGW-OLD',
@@ -336,14 +336,14 @@ COMMIT
   it('plan on a clean kernel inserts each jump once; cleanup plan removes only ours', () => {
     const clean = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n-A FORWARD -j DROP\nCOMMIT\n');
     const plan = planIptables(clean, 'RGW', renderIptables(demoModel()));
-    assert.match(plan.restore, /^\*mangle\n:RGW-QUEUE - \[0:0\]\n-A RGW-QUEUE -j NFQUEUE --queue-num 1\n-I PREROUTING 1 -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE\nCOMMIT\n$/);
+    assert.match(plan.restore, /^\*mangle\n:RGW-QUEUE - \[0:0\]\n-A RGW-QUEUE -j NFQUEUE --queue-num 1\n-I PREROUTING 1 -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE\nCOMMIT\n$/);
     const cleanup = planIptables(parseIptablesSave(SAVE), 'RGW');
     assert.equal(
       cleanup.restore,
       [
         '*mangle',
-        '-D PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
-        '-D PREROUTING -m conntrack --ctstate NEW -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        '-D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        '-D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         '-D PREROUTING -j RGW-OLD',
         '-F RGW-QUEUE',
         '-F RGW-OLD',

@@ -1,0 +1,137 @@
+import type { Logger } from '../log.js';
+import type { CircularPool, Reservation, ReleaseReason } from '../pool/circular-pool.js';
+import type { GatewayInputs } from '../inputs.js';
+import { buildDataplaneModel } from './build-model.js';
+import { ConntrackEvents, type NewFlow } from './conntrack-events.js';
+import { renderFirewall } from './firewall.js';
+import { KernelState } from './kernel-state.js';
+import type { DataplaneModel } from './model.js';
+import { NfQueue } from './nfqueue.js';
+import { NftChannel } from './nft.js';
+import { parseIpv4 } from './packet.js';
+import { renderReservationAdd, renderReservationDelete } from './ruleset.js';
+import { decideVerdict, type VerdictPolicy } from './verdict.js';
+
+export interface DataplaneStats {
+  confirmed: number;
+  refused: number;
+  unparsable: number;
+  kernelOps: number;
+  kernelOpFailures: number;
+}
+
+/**
+ * The kernel side of the gateway at run time: installs realmgw's kernel state, then confirms first packets
+ * either in userspace (NFQUEUE: the pool decides and the verdict's mark selects the DNAT target) or by
+ * handing each reservation to the kernel as a single-use nft set element (nftset). stop() closes the queue
+ * (every queued packet has had its verdict: verdicts are given synchronously) and removes the kernel state.
+ * Established flows never depend on realmgw: conntrack carries them across a crash or restart.
+ */
+export class Dataplane {
+  readonly model: DataplaneModel;
+  readonly stats: DataplaneStats = { confirmed: 0, refused: 0, unparsable: 0, kernelOps: 0, kernelOpFailures: 0 };
+  private readonly kernel: KernelState;
+  private queue?: NfQueue;
+  private channel?: NftChannel;
+  private events?: ConntrackEvents;
+  private readonly policy: VerdictPolicy;
+
+  constructor(
+    inputs: GatewayInputs,
+    private readonly pool: CircularPool,
+    private readonly now: () => number,
+    private readonly log: Logger,
+  ) {
+    this.model = buildDataplaneModel(inputs);
+    this.kernel = new KernelState(this.model, log, { firewall: renderFirewall(this.model) });
+    this.policy = {
+      markBase: this.model.markBase,
+      unmatched: this.model.unmatched,
+      markIndex: new Map(this.model.hosts.map((h) => [h.id, h.markIndex])),
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.kernel.install();
+    try {
+      if (this.model.confirm === 'nfqueue') {
+        this.queue = NfQueue.open({ queueNum: this.model.queue.num, failOpen: false }, (p) => this.onPacket(p.id, p.payload));
+      } else {
+        this.channel = new NftChannel({ log: this.log });
+        this.events = new ConntrackEvents((f) => this.onNewFlow(f), this.log);
+        await this.events.start();
+      }
+    } catch (err) {
+      await this.events?.stop();
+      await this.channel?.close();
+      await this.kernel.uninstall().catch(() => undefined);
+      throw err;
+    }
+    this.log.info({ confirm: this.model.confirm, queue: this.model.queue, unmatched: this.model.unmatched }, 'data plane installed');
+  }
+
+  private onPacket(id: number, payload: Buffer): void {
+    const pkt = parseIpv4(payload);
+    if (!pkt) this.stats.unparsable++;
+    const v = decideVerdict(this.pool, this.policy, pkt && { src: pkt.src, dst: pkt.dst, protocol: pkt.protocol, dstPort: pkt.dstPort }, this.now());
+    if (v.kind === 'accept') {
+      this.stats.confirmed++;
+      this.queue!.verdict(id, 'accept', v.mark);
+    } else {
+      this.stats.refused++;
+      if (v.kind === 'reject') this.queue!.verdict(id, 'accept', v.mark);
+      else this.queue!.verdict(id, 'drop');
+    }
+  }
+
+  /** nftset mode: a DNATed new flow to a pool address means the kernel consumed a reservation; so does the pool. */
+  private onNewFlow(f: NewFlow): void {
+    if (f.replySrc === f.dst || !this.pool.contains(f.dst)) return;
+    const r = this.pool.consume({ dst: f.dst, protocol: f.protocol, port: f.dstPort, src: f.src }, this.now());
+    if (r) this.stats.confirmed++;
+  }
+
+  /** nftset mode: the kernel must hold the reservation before the DNS answer leaves. */
+  onReserve(r: Reservation): Promise<void> | undefined {
+    if (!this.channel) return undefined;
+    return this.kernelOp(renderReservationAdd(this.model, this.element(r)));
+  }
+
+  /**
+   * nftset mode: whether the reservation was consumed (learnt from conntrack), expired or cancelled, its
+   * elements (and the target map's entry, which outlives the pending one) must be gone before the pool lends
+   * the address for that key again, or the next add would find it taken.
+   */
+  onRelease(r: Reservation, _why: ReleaseReason): void {
+    if (!this.channel) return;
+    this.kernelOp(renderReservationDelete(this.model, this.element(r))).catch(() => undefined);
+  }
+
+  private element(r: Reservation) {
+    return { address: r.address, protocol: r.key.protocol, port: r.key.port, target: r.target, lifetimeMs: r.expiresAt - r.createdAt };
+  }
+
+  private async kernelOp(commands: string): Promise<void> {
+    this.stats.kernelOps++;
+    try {
+      await this.channel!.run(commands);
+    } catch (err) {
+      this.stats.kernelOpFailures++;
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const queue = this.queue;
+    const channel = this.channel;
+    const events = this.events;
+    this.queue = undefined;
+    this.channel = undefined;
+    this.events = undefined;
+    if (queue) await queue.close();
+    if (events) await events.stop();
+    if (channel) await channel.close();
+    await this.kernel.uninstall();
+    this.log.info('data plane removed');
+  }
+}
