@@ -3,7 +3,7 @@
 # Idempotent and quiet on success; prints the failing command's output on failure. Works from any cwd.
 #
 #   - Debian packages (apt-get update only when one is missing; waits for a concurrent apt/dpkg)
-#   - knot's system service is disabled (the benchmark starts knotd by hand)
+#   - knot's and unbound's system services are disabled (benchmark and tests start their own)
 #   - npm ci        when node_modules is missing or older than package-lock.json (its "install" script builds
 #                   the NFQUEUE addon, so the C toolchain and libnetfilter-queue-dev come first)
 #   - npm run build:addon when kernel/nfqueue/build/Release/nfqueue.node is missing or older than its sources
@@ -13,7 +13,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables iptables ipset conntrack procps psmisc curl
+PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables iptables ipset conntrack procps psmisc curl unbound coreutils
   build-essential python3 libnetfilter-queue-dev libmnl-dev) # last line: the kernel/nfqueue addon (node-gyp)
 LOCK_WAIT_S="${RGW_APT_LOCK_WAIT_S:-900}"
 
@@ -73,17 +73,21 @@ install_packages() {
   done
 }
 
-# knot's packaged service must not run: the benchmark starts its own knotd. Best-effort, because there may
-# be no systemd (containers); never fails the install.
-disable_knot_service() {
+# The packaged knot and unbound services must not run: the benchmark starts its own knotd and the tests run
+# unbound inside their namespaces; a system resolver left on the host's :53 is not ours to leave. Best-effort,
+# because there may be no systemd (containers); never fails the install.
+disable_packaged_services() {
   [[ "$(id -u)" -eq 0 ]] || return 0
-  if command -v systemctl >/dev/null 2>&1; then
-    systemctl stop knot >/dev/null 2>&1 || true
-    systemctl disable knot >/dev/null 2>&1 || true
-  fi
-  if command -v update-rc.d >/dev/null 2>&1 && [[ -e /etc/init.d/knot ]]; then
-    update-rc.d knot disable >/dev/null 2>&1 || true
-  fi
+  local svc
+  for svc in knot unbound; do
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl stop "$svc" >/dev/null 2>&1 || true
+      systemctl disable "$svc" >/dev/null 2>&1 || true
+    fi
+    if command -v update-rc.d >/dev/null 2>&1 && [[ -e /etc/init.d/$svc ]]; then
+      update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
+  done
   return 0
 }
 
@@ -141,7 +145,7 @@ ensure_build() {
 }
 
 install_packages
-disable_knot_service
+disable_packaged_services
 ensure_node_modules
 ensure_addon
 ensure_build
