@@ -4,8 +4,7 @@
  * namespace (`ip netns exec NS ...`), which is how tests and `realmgw` driving another namespace work:
  * node itself cannot enter one.
  */
-import { spawn } from 'node:child_process';
-
+import { execa } from 'execa';
 export interface CommandResult {
   code: number;
   stdout: string;
@@ -40,31 +39,21 @@ export class CommandRunner {
   }
 
   /** Runs a command and collects its output; never throws for a non-zero exit (code 127: not found). */
-  run(cmd: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
+  async run(cmd: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
     const [file, argv] = this.argv(cmd, args);
-    return new Promise((resolve) => {
-      const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let spawnError: Error | undefined;
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
-      child.stdin.on('error', () => undefined); // EPIPE when the tool exits without reading
-      child.stdin.end(opts.input ?? undefined);
-      child.on('error', (e) => (spawnError = e));
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        const stderr = Buffer.concat(err).toString('utf8');
-        // `ip netns exec` reports a missing tool itself and exits 255
-        const missing = (spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || (code !== 0 && /^exec of ".*" failed: No such file/m.test(stderr));
-        resolve({
-          code: missing ? 127 : (code ?? (signal ? 128 : 1)),
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: stderr + (spawnError ? `${file}: ${spawnError.message}\n` : '') + (signal ? `killed by ${signal}\n` : ''),
-        });
-      });
+    const r = await execa(file, argv, {
+      input: opts.input ?? '',
+      reject: false,
+      stripFinalNewline: false,
+      timeout: opts.timeoutMs ?? 30_000,
+      killSignal: 'SIGKILL',
+      env: { LC_ALL: 'C' }, // tool messages are parsed and shown to operators: keep them in one language
     });
+    // `ip netns exec` reports a missing tool itself and exits 255
+    const missing = (r.code === 'ENOENT') || (r.exitCode !== 0 && /^exec of ".*" failed: No such file/m.test(r.stderr));
+    const exit = missing ? 127 : (r.exitCode ?? (r.signal ? 128 : 1));
+    const why = r.timedOut ? `timed out after ${opts.timeoutMs ?? 30_000} ms\n` : r.signal ? `killed by ${r.signal}\n` : r.failed && r.exitCode === undefined ? `${file}: ${r.shortMessage}\n` : '';
+    return { code: exit, stdout: r.stdout, stderr: r.stderr + why };
   }
 
   /** Like run(), but throws a CommandError unless the command exits 0. */
