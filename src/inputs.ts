@@ -3,6 +3,9 @@ import { loadConfig, type GatewayConfig } from './config/load-config.js';
 import { loadZoneFolder, type Zone } from './zones/index.js';
 import { crossCheck, loadPolicyFolder, type PolicySet } from './policy/index.js';
 import { buildViews } from './dns/authority/views.js';
+import { buildDataplaneModel } from './dataplane/build-model.js';
+import { firewallProblems, renderFirewall } from './dataplane/firewall.js';
+import { renderRuleset } from './dataplane/ruleset.js';
 
 /** Everything the gateway runs on, validated as a whole. */
 export interface GatewayInputs {
@@ -41,5 +44,23 @@ export function loadInputs(configFile: string): GatewayInputs {
   // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).
   collect(problems, () => buildViews(inputs.zones, [...inputs.policies.hosts.values()], { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone }));
   if (problems.length) throw new InputError(problems);
+  if (config.dataplane) problems.push(...dataplaneProblems(inputs));
+  if (problems.length) throw new InputError(problems);
   return inputs;
+}
+
+/**
+ * What the kernel would refuse or what realmgw cannot express (a firewall rule, an ipset name clash), found
+ * by rendering the ruleset without applying it: a policy never half-applies.
+ */
+function dataplaneProblems(inputs: GatewayInputs): Problem[] {
+  const model = buildDataplaneModel(inputs);
+  const problems = firewallProblems(model);
+  if (problems.length) return problems;
+  try {
+    renderRuleset(model, { firewall: renderFirewall(model) });
+  } catch (err) {
+    return [{ file: inputs.config.file, path: ['dataplane'], reason: `the kernel ruleset cannot be rendered: ${(err as Error).message}` }];
+  }
+  return [];
 }

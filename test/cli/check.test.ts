@@ -79,3 +79,23 @@ test('check refuses proxy_required and carriergrade names, which nothing behind 
   assert.match(r.stderr, /SFQDN\[0\]\.proxy_required: .*no reverse proxy/);
   assert.match(r.stderr, /SFQDN\[1\]\.carriergrade: .*not supported yet/);
 });
+
+test('check reports a firewall rule realmgw cannot express, with file, line and key path, when the data plane is on', async () => {
+  const dir = await makeTempDir('policies');
+  await writeTempYaml(
+    [
+      "hosta.gwa.demo.:",
+      "  ID: {fqdn: ['hosta.gwa.demo.'], ipv4: ['192.168.0.100']}",
+      "  SFQDN: [{fqdn: 'www.hosta.gwa.demo.', protocol: 6, port: 80}]",
+      "  FIREWALL:",
+      "    FIREWALL_USER:",
+      "      - {priority: 10, direction: EGRESS, src: '10.0.0.0/8', target: DROP}",
+      '',
+    ].join('\n'),
+    { dir, name: 'hosta.yaml' },
+  );
+  const cfg = await demoWith((c) => (c.policies = dir));
+  const r = cli('check', '--config', cfg);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /hosta\.yaml:6: "hosta\.gwa\.demo\.".FIREWALL\.FIREWALL_USER.*: .*never match/);
+});
