@@ -9,7 +9,7 @@ import { cleanupCommand, rulesCommand } from './kernel-commands.js';
 const HELP = `realmgw - DNS-driven realm gateway
 
 Usage:
-  realmgw run   --config FILE   start the gateway (DNS front, circular pool, admin API)
+  realmgw run   --config FILE   start the gateway (DNS front, circular pool, data plane, admin API)
   realmgw check --config FILE   validate config, zones and policies; print every problem; change nothing
   realmgw rules --config FILE   print the kernel state (nft, iptables, ipsets) run would install; nft -c it
   realmgw cleanup [--config FILE]  remove realmgw's kernel state (nft table, chains, jumps, ipsets)
