@@ -26,7 +26,7 @@ P="$RGW_PREFIX"
 cat <<TRY
 
   realmgw demo is starting in namespace ${P}gwa (WAN DNS 100.64.1.130:53, LAN DNS 192.168.0.1:53,
-  circular pool 100.64.1.131-133). Try these from another terminal:
+  circular pool 100.64.1.131-133, NFQUEUE confirmation). Try these from another terminal:
 
     ip netns exec ${P}public dig @100.64.1.130 www.hosta.gwa.demo          # a pool address, TTL 0
     ip netns exec ${P}public dig @100.64.1.130 ssh.hostb.gwa.demo SRV      # SRV 10 100 22 + A
@@ -34,6 +34,9 @@ cat <<TRY
     ip netns exec ${P}public dig @100.64.1.130 -x 100.64.1.131             # pool PTR
     ip netns exec ${P}public dig @100.64.1.130 example.com                 # REFUSED: not our zone
     ip netns exec ${P}hosta  dig @192.168.0.1 hostb.gwa.demo               # LAN: private address
+    ip netns exec ${P}public sh -c 'ping -c 3 \$(dig +short @100.64.1.130 icmp.hosta.gwa.demo)'
+                                                   # resolve, then reach hosta through the gateway
+    ip netns exec ${P}public sh -c 'ping -c 1 -W 1 100.64.1.131'  # no query first: unreachable
     curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/stats        # counters
     curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/reservations # live reservations
 
