@@ -11,27 +11,13 @@ import {
 } from '../../src/dataplane/firewall.js';
 import { loadPolicyFolder, type FirewallRule } from '../../src/policy/index.js';
 import { POLICIES_DIR } from '../support/repo.js';
+import { testbedModel } from '../support/dataplane-model.js';
 
 /** A model around `hosts`, the demo testbed's interfaces. */
 function modelOf(hosts: DataplaneHost[], over: Partial<DataplaneModel> = {}): DataplaneModel {
   const groups = new Map<string, string[]>();
   for (const h of hosts) for (const g of h.groups) groups.set(g, [...(groups.get(g) ?? []), h.ipv4]);
-  return {
-    table: 'realmgw',
-    prefix: 'RGW',
-    confirm: 'nfqueue',
-    queue: { num: 1, bypass: false },
-    unmatched: 'reject',
-    wanInterface: 'wan0',
-    lanInterface: 'lan0',
-    lanNetwork: '192.168.0.0/24',
-    serviceAddress: '100.64.1.130',
-    poolAddresses: ['100.64.1.131'],
-    markBase: 0x52470000,
-    hosts,
-    groups,
-    ...over,
-  };
+  return testbedModel({ poolAddresses: ['100.64.1.131'], hosts, groups, ...over });
 }
 
 /** The shipped demo policies as a model: hosts in id order get markIndex 1, 2, ... */

@@ -15,6 +15,7 @@ import { NftChannel, nftCheck } from '../../src/dataplane/nft.js';
 import { renderNft, renderReservationAdd, renderReservationDelete, type FirewallFragment } from '../../src/dataplane/ruleset.js';
 import { ADDR, POOL, Testbed, type NodeName } from '../support/netns.js';
 import { CLI_PATH, DIST_DIR, E2E_TIMEOUT_MS, REPO_ROOT, writeTempYaml } from '../support/repo.js';
+import { testbedModel } from '../support/dataplane-model.js';
 
 const FLOW_SERVER = path.join(DIST_DIR, 'test', 'support', 'flow-server.js');
 const FLOW_CLIENT = path.join(DIST_DIR, 'test', 'support', 'flow-client.js');
@@ -22,29 +23,9 @@ const T = { timeout: E2E_TIMEOUT_MS };
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, fatal() {}, trace() {} } as unknown as Logger;
 
+/** The testbed model, addresses from test/support/netns.ts so both stay in step. */
 function model(over: Partial<DataplaneModel> = {}): DataplaneModel {
-  return {
-    table: 'realmgw',
-    prefix: 'RGW',
-    confirm: 'nfqueue',
-    queue: { num: 1, bypass: false },
-    unmatched: 'reject',
-    wanInterface: 'wan0',
-    lanInterface: 'lan0',
-    lanNetwork: '192.168.0.0/24',
-    serviceAddress: ADDR.gwaWan,
-    poolAddresses: [...POOL],
-    markBase: 0x52470000,
-    hosts: [
-      { id: 'hosta.gwa.demo', ipv4: ADDR.hosta, markIndex: 1, groups: ['G1'], firewall: { admin: [], user: [] } },
-      { id: 'hostb.gwa.demo', ipv4: ADDR.hostb, markIndex: 2, groups: ['G1', 'G2'], firewall: { admin: [], user: [] } },
-    ],
-    groups: new Map([
-      ['G1', [ADDR.hosta, ADDR.hostb]],
-      ['G2', [ADDR.hostb]],
-    ]),
-    ...over,
-  };
+  return testbedModel({ serviceAddress: ADDR.gwaWan, poolAddresses: [...POOL], ...over });
 }
 
 /** A small firewall fragment standing in for renderFirewall's output. */

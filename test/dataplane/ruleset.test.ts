@@ -4,7 +4,6 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
 import { readFileSync } from 'node:fs';
-import type { DataplaneModel } from '../../src/dataplane/model.js';
 import {
   KEY_SHAPES,
   keyShape,
@@ -22,31 +21,9 @@ import { groupSetName, renderFirewall } from '../../src/dataplane/firewall.js';
 import { loadInputs } from '../../src/inputs.js';
 import { formatIpv4, parseIpv4 } from '../../src/util/ipv4.js';
 import { REPO_ROOT, writeTempYaml } from '../support/repo.js';
+import { testbedModel } from '../support/dataplane-model.js';
 
-function demoModel(over: Partial<DataplaneModel> = {}): DataplaneModel {
-  return {
-    table: 'realmgw',
-    prefix: 'RGW',
-    confirm: 'nfqueue',
-    queue: { num: 1, bypass: false },
-    unmatched: 'reject',
-    wanInterface: 'wan0',
-    lanInterface: 'lan0',
-    lanNetwork: '192.168.0.0/24',
-    serviceAddress: '100.64.1.130',
-    poolAddresses: ['100.64.1.131', '100.64.1.132', '100.64.1.133'],
-    markBase: 0x52470000,
-    hosts: [
-      { id: 'hosta.gwa.demo', ipv4: '192.168.0.100', markIndex: 1, groups: ['G1'], firewall: { admin: [], user: [] } },
-      { id: 'hostb.gwa.demo', ipv4: '192.168.0.101', markIndex: 2, groups: ['G1', 'G2'], firewall: { admin: [], user: [] } },
-    ],
-    groups: new Map([
-      ['G1', ['192.168.0.100', '192.168.0.101']],
-      ['G2', ['192.168.0.101']],
-    ]),
-    ...over,
-  };
-}
+const demoModel = testbedModel;
 
 /** The body of one chain of the rendered table, rules only, trimmed. */
 function chainRules(nft: string, name: string): string[] {
