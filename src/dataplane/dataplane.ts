@@ -55,7 +55,10 @@ export class Dataplane {
     await this.kernel.install();
     try {
       if (this.model.confirm === 'nfqueue') {
-        this.queue = NfQueue.open({ queueNum: this.model.queue.num, failOpen: false }, (p) => this.onPacket(p.id, p.payload));
+        this.queue = NfQueue.open(
+          { queueNum: this.model.queue.num, failOpen: false, onError: (err) => this.log.warn({ err }, 'nfqueue') },
+          (p) => this.onPacket(p.id, p.payload),
+        );
       } else {
         this.channel = new NftChannel({ log: this.log });
         this.events = new ConntrackEvents((f) => this.onNewFlow(f), this.log);
@@ -71,7 +74,9 @@ export class Dataplane {
   }
 
   private onPacket(id: number, payload: Buffer): void {
-    const pkt = parseIpv4(payload);
+    let pkt = parseIpv4(payload);
+    // conntrack reassembles before the queue; a fragment here has no ports and could match a port wildcard.
+    if (pkt?.fragment) pkt = undefined;
     if (!pkt) this.stats.unparsable++;
     const v = decideVerdict(this.pool, this.policy, pkt && { src: pkt.src, dst: pkt.dst, protocol: pkt.protocol, dstPort: pkt.dstPort }, this.now());
     if (v.kind === 'accept') {
