@@ -1,5 +1,7 @@
 /**
- * `npm run bench`: realmgw's DNS front against Knot DNS on loopback, with dnsperf.
+ * `npm run bench`: realmgw's DNS front against Knot DNS on loopback, with dnsperf; then the data plane in a
+ * testbed of network namespaces (bench/flows-bench.ts: confirmed flows per second in each confirmation mode,
+ * first-packet latency against a static DNAT rule), printed as a second table.
  *
  *   1. Knot reference: knotd serving zones/gwa.demo.zone, static records (NS/SOA/A of the zone file).
  *   2. realmgw static: the same zone file and the same query file.
@@ -11,8 +13,8 @@
  * addresses (10.128.0.0/14) are data in DNS answers only: nothing is ever sent to them. Every child
  * (knotd, realmgw, dnsperf) is killed on exit, on error and on SIGINT/SIGTERM/SIGHUP.
  *
- * Prints one markdown table. Exit status: 0 when every measurement ran (whatever the verdicts), 1 when one
- * could not be run.
+ * Prints one markdown table per part. Exit status: 0 when every measurement ran (whatever the verdicts), 1
+ * when one could not be run.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -24,21 +26,35 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.js';
+import { benchDataplane, DATAPLANE_MEASUREMENTS, type DataplaneSettings } from './flows-bench.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const ZONE_FILE = path.join(REPO_ROOT, 'zones', 'gwa.demo.zone');
 const LOOPBACK = '127.0.0.1';
 
-const HELP = `dns-bench: realmgw's DNS front against Knot DNS on loopback (dnsperf)
+const DEFAULT_RATES = '250,500,750,1000,1500,2000,2500,3000,3500,4000,5000,6000';
 
-Usage: node dist/bench/dns-bench.js [--only LIST] [--seconds N] [--warmup N] [--profile DIR]
-  --only LIST     comma list of knot,floor,static,alloc,rss (default all; env BENCH_ONLY)
+const HELP = `dns-bench: realmgw's DNS front against Knot DNS on loopback (dnsperf), then its data plane in namespaces
+
+Usage: node dist/bench/dns-bench.js [--only LIST] [--seconds N] [--warmup N] [--profile DIR] [data-plane options]
+  --only LIST     comma list of knot,floor,static,alloc,rss,flows-nfqueue,flows-nftset,latency
+                  (default all; env BENCH_ONLY)
   --seconds N     length of each measured dnsperf run (default 10; env BENCH_SECONDS)
   --warmup N      unmeasured dnsperf seconds before each measured run (default 2; env BENCH_WARMUP)
   --profile DIR   run realmgw under node --cpu-prof, keep the profiles in DIR, print the hot spots
                   (the numbers measured that way are lower than without; env BENCH_PROFILE)
-  --summarize F   only print the hot spots of an existing .cpuprofile file`;
+  --summarize F   only print the hot spots of an existing .cpuprofile file
+Data plane (flows-nfqueue, flows-nftset, latency):
+  --flow-seconds N   measured seconds per offered-rate step (default 5; env BENCH_FLOW_SECONDS)
+  --flow-warmup N    unmeasured seconds at the step's rate before its window (default 1; env BENCH_FLOW_WARMUP)
+  --flow-rates LIST  offered rates to step through, flows/s (default ${DEFAULT_RATES}; env BENCH_FLOW_RATES)
+  --flow-clients N   load client processes in the public namespace (default 2; env BENCH_FLOW_CLIENTS)
+  --flow-names N     TCP service names (distinct ports) in the bench policy (default 16; env BENCH_FLOW_NAMES)
+  --latency-flows N  pool flows (and as many static DNAT flows) per mode for latency (default 1000;
+                     env BENCH_LATENCY_FLOWS)
+  --flow-close WHO   client (default): the client closes first and keeps TIME_WAIT; server: the host closes
+                     first, as test/support/flow-server does (env BENCH_FLOW_CLOSE)`;
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Settings                                                                                                     */
@@ -48,9 +64,11 @@ interface Settings {
   seconds: number;
   warmup: number;
   profileDir?: string;
+  dataplane: DataplaneSettings;
 }
 
-const ALL = ['knot', 'floor', 'static', 'alloc', 'rss'];
+const DNS_MEASUREMENTS = ['knot', 'floor', 'static', 'alloc', 'rss'];
+const ALL = [...DNS_MEASUREMENTS, ...DATAPLANE_MEASUREMENTS];
 
 function parseSettings(argv: string[]): Settings | { summarize: string } {
   const env = process.env;
@@ -58,6 +76,13 @@ function parseSettings(argv: string[]): Settings | { summarize: string } {
   let seconds = env.BENCH_SECONDS ?? '10';
   let warmup = env.BENCH_WARMUP ?? '2';
   let profileDir = env.BENCH_PROFILE || undefined;
+  let flowSeconds = env.BENCH_FLOW_SECONDS ?? '5';
+  let flowWarmup = env.BENCH_FLOW_WARMUP ?? '1';
+  let flowRates = env.BENCH_FLOW_RATES ?? DEFAULT_RATES;
+  let flowClients = env.BENCH_FLOW_CLIENTS ?? '2';
+  let flowNames = env.BENCH_FLOW_NAMES ?? '16';
+  let latencyFlows = env.BENCH_LATENCY_FLOWS ?? '1000';
+  let flowClose = env.BENCH_FLOW_CLOSE ?? 'client';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -69,6 +94,13 @@ function parseSettings(argv: string[]): Settings | { summarize: string } {
     else if (a === '--seconds') seconds = value();
     else if (a === '--warmup') warmup = value();
     else if (a === '--profile') profileDir = value();
+    else if (a === '--flow-seconds') flowSeconds = value();
+    else if (a === '--flow-warmup') flowWarmup = value();
+    else if (a === '--flow-rates') flowRates = value();
+    else if (a === '--flow-clients') flowClients = value();
+    else if (a === '--flow-names') flowNames = value();
+    else if (a === '--latency-flows') latencyFlows = value();
+    else if (a === '--flow-close') flowClose = value();
     else if (a === '--summarize') return { summarize: value() };
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP + '\n');
@@ -81,7 +113,32 @@ function parseSettings(argv: string[]): Settings | { summarize: string } {
   const w = Number(warmup);
   if (!Number.isInteger(n) || n < 1) fail(`--seconds must be a positive integer, not ${seconds}`);
   if (!Number.isInteger(w) || w < 0) fail(`--warmup must be an integer >= 0, not ${warmup}`);
-  return { only: set, seconds: n, warmup: w, profileDir: profileDir ? path.resolve(profileDir) : undefined };
+  const int = (v: string, what: string, min: number, max: number) => {
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < min || x > max) fail(`${what} must be an integer in ${min}..${max}, not ${v}`);
+    return x;
+  };
+  const rates = flowRates.split(',').map((r) => int(r.trim(), '--flow-rates (each)', 1, 1_000_000));
+  for (let i = 1; i < rates.length; i++) if (rates[i] <= rates[i - 1]) fail(`--flow-rates must ascend: ${flowRates}`);
+  if (flowClose !== 'client' && flowClose !== 'server') fail(`--flow-close must be client or server, not ${flowClose}`);
+  const resolvedProfile = profileDir ? path.resolve(profileDir) : undefined;
+  return {
+    only: set,
+    seconds: n,
+    warmup: w,
+    profileDir: resolvedProfile,
+    dataplane: {
+      only: set,
+      flowSeconds: int(flowSeconds, '--flow-seconds', 1, 600),
+      flowWarmup: int(flowWarmup, '--flow-warmup', 0, 600),
+      rates,
+      clients: int(flowClients, '--flow-clients', 1, 64),
+      names: int(flowNames, '--flow-names', 2, 60),
+      latencyFlows: int(latencyFlows, '--latency-flows', 1, 1_000_000),
+      closeBy: flowClose,
+      profileDir: resolvedProfile,
+    },
+  };
 }
 
 function fail(message: string): never {
@@ -874,10 +931,11 @@ async function benchRss(s: Settings): Promise<{ idleKiB: number; loadedKiB: numb
 
 /* ------------------------------------------------------------------------------------------------------------ */
 
-function printTable(rows: Row[], notes: string[]): void {
-  const out: string[] = [];
-  out.push('| measurement | result | ratio vs Knot | target | verdict | dnsperf lost |');
-  out.push('|---|---:|---:|---:|---|---:|');
+const DNS_HEADER = ['| measurement | result | ratio vs Knot | target | verdict | dnsperf lost |', '|---|---:|---:|---:|---|---:|'];
+const DATAPLANE_HEADER = ['| measurement | result | reference / added | target | verdict | failures |', '|---|---:|---:|---:|---|---:|'];
+
+function printTable(rows: Row[], notes: string[], header = DNS_HEADER): void {
+  const out: string[] = [...header];
   for (const r of rows) out.push(`| ${r.measurement} | ${r.value} | ${r.ratio} | ${r.target} | ${r.verdict} | ${r.lost} |`);
   const allNotes = [...rows.flatMap((r) => r.notes.map((n) => `${r.measurement}: ${n}`)), ...notes];
   if (allNotes.length) {
@@ -898,6 +956,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const s = parsed;
+  const dnsSelected = DNS_MEASUREMENTS.some((m) => s.only.has(m));
+  const dataplaneSelected = DATAPLANE_MEASUREMENTS.some((m) => s.only.has(m));
   if (!existsSync(ZONE_FILE)) throw new Error(`${ZONE_FILE} is missing`);
   const work = makeTempDir('queries');
   const staticFile = writeQueryFile(work, 'static.txt', STATIC_QUERIES);
@@ -967,13 +1027,34 @@ async function main(): Promise<number> {
     });
   });
 
-  if (command) notes.push(`each run: \`${command.replace(/-p \d+/, '-p PORT').replace(/-d \S+/, '-d QUERIES')}\` after a ${s.warmup} s unmeasured warm-up`);
-  notes.push(`static queries: ${STATIC_QUERIES.join(', ')}; allocating queries: A for ${SERVICES.length} service names (${SERVICES[0].fqdn} ...), pool ${POOL_CIDR} (${POOL_SIZE.toLocaleString('en-US')} addresses)`);
-  const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  notes.push(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; load average before ${loadBefore}, after ${loadAfter}`);
-  notes.push('dnsperf and the server share the machine: with 2 cores, anything else running (load average above ~1 before the start) lowers every number, realmgw (one thread) the most');
-  if (s.profileDir) notes.push(`realmgw ran under --cpu-prof (profiles in ${s.profileDir}): its numbers are lower than without`);
-  printTable(rows, notes);
+  const loadAfterDns = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  let dataplane: Awaited<ReturnType<typeof benchDataplane>> | undefined;
+  if (dataplaneSelected) {
+    try {
+      dataplane = await benchDataplane(s.dataplane);
+      if (dataplane.failed) failed = true;
+    } catch (err) {
+      failed = true;
+      say(`data plane failed: ${(err as Error).stack ?? String(err)}`);
+      dataplane = { rows: DATAPLANE_MEASUREMENTS.filter((m) => s.only.has(m)).map((m) => errorRow(m, err)), notes: [], failed: true };
+    }
+  }
+
+  if (dnsSelected) {
+    if (command) notes.push(`each run: \`${command.replace(/-p \d+/, '-p PORT').replace(/-d \S+/, '-d QUERIES')}\` after a ${s.warmup} s unmeasured warm-up`);
+    notes.push(`static queries: ${STATIC_QUERIES.join(', ')}; allocating queries: A for ${SERVICES.length} service names (${SERVICES[0].fqdn} ...), pool ${POOL_CIDR} (${POOL_SIZE.toLocaleString('en-US')} addresses)`);
+    notes.push(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; load average before ${loadBefore}, after ${loadAfterDns}`);
+    notes.push('dnsperf and the server share the machine: with 2 cores, anything else running (load average above ~1 before the start) lowers every number, realmgw (one thread) the most');
+    if (s.profileDir) notes.push(`realmgw ran under --cpu-prof (profiles in ${s.profileDir}): its numbers are lower than without`);
+    printTable(rows, notes);
+  }
+  if (dataplane) {
+    const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    const dpNotes = [...dataplane.notes];
+    if (!dnsSelected) dpNotes.push(`node ${process.version}; load average before ${loadBefore}, after ${loadAfter}`);
+    else dpNotes.push(`load average after the DNS rows ${loadAfterDns}, after the data plane ${loadAfter}`);
+    printTable(dataplane.rows, dpNotes, DATAPLANE_HEADER);
+  }
   return failed ? 1 : 0;
 }
 

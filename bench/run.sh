@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# What `npm run bench` runs: installs/builds what is missing, then the DNS benchmark harness
-# (bench/dns-bench.ts, compiled to dist/bench/dns-bench.js). It prints numbers; it is not a test and does not
-# gate on its targets: the exit status is non-zero only when a measurement could not be run.
+# What `npm run bench` runs: installs/builds what is missing, then the benchmark harness (bench/dns-bench.ts,
+# compiled to dist/bench/dns-bench.js: the DNS rows, then the data-plane rows of bench/flows-bench.ts). It prints
+# numbers; it is not a test and does not gate on its targets: the exit status is non-zero only when a
+# measurement could not be run.
 #
 #   BENCH_SECONDS  length of each dnsperf run (default 10)
 #   BENCH_WARMUP   seconds of unmeasured dnsperf load before each measured run (default 2; 0 = none)
-#   BENCH_ONLY     comma list of measurements to run: knot,floor,static,alloc,rss (default: all)
-#                  (floor: a bare Node dgram responder doing no DNS work, the ceiling for one Node thread)
+#   BENCH_ONLY     comma list of measurements to run (default: all):
+#                    DNS (loopback, dnsperf): knot,floor,static,alloc,rss
+#                    (floor: a bare Node dgram responder doing no DNS work, the ceiling for one Node thread)
+#                    data plane (a testbed of network namespaces, bench/flows-bench.ts):
+#                    flows-nfqueue,flows-nftset (confirmed new TCP flows/s: DNS query + connect +
+#                    request/response, 3-address pool, stepped offered rate), latency (first-packet TCP
+#                    connect time to a fresh reservation in both modes against a static DNAT rule)
+#   BENCH_FLOW_SECONDS, BENCH_FLOW_WARMUP, BENCH_FLOW_RATES, BENCH_FLOW_CLIENTS, BENCH_FLOW_NAMES,
+#   BENCH_LATENCY_FLOWS   data-plane knobs (see --help)
 #   BENCH_PROFILE  a folder: run realmgw under `node --cpu-prof` there and print where its time goes
 #                  (V8 charges native and kernel time to the JS frame that called it: dgram's doSend
 #                  is mostly the kernel's sendmsg; `perf record -g` with node --perf-basic-prof splits it)
@@ -17,7 +25,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
 if [[ "$(id -u)" -ne 0 ]]; then
-  echo "bench/run.sh: must run as root (it installs packages and starts knotd; try: sudo npm run bench)" >&2
+  echo "bench/run.sh: must run as root (it installs packages, starts knotd and builds network namespaces; try: sudo npm run bench)" >&2
   exit 1
 fi
 
