@@ -82,7 +82,6 @@ export class Gateway {
       await dataplane.start();
       this.started.push(dataplane);
       this.dataplane = dataplane;
-      this.onRelease((r, why) => dataplane.onRelease(r, why));
     }
     const dataplane = this.dataplane;
     const debug = this.debug;

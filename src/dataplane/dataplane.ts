@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { CircularPool, Reservation, ReleaseReason } from '../pool/circular-pool.js';
+import type { CircularPool, Reservation } from '../pool/circular-pool.js';
 import type { GatewayInputs } from '../inputs.js';
 import { buildDataplaneModel } from './build-model.js';
 import { ConntrackEvents, type NewFlow } from './conntrack-events.js';
@@ -9,7 +9,7 @@ import type { DataplaneModel } from './model.js';
 import { NfQueue } from './nfqueue.js';
 import { NftChannel } from './nft.js';
 import { parseIpv4 } from './packet.js';
-import { renderReservationAdd, renderReservationDelete } from './ruleset.js';
+import { renderReservationAdd, renderReservationDelete, TARGET_SLACK_MS } from './ruleset.js';
 import { decideVerdict, type VerdictPolicy } from './verdict.js';
 
 export interface DataplaneStats {
@@ -35,6 +35,9 @@ export class Dataplane {
   private channel?: NftChannel;
   private events?: ConntrackEvents;
   private readonly policy: VerdictPolicy;
+  /** nftset mode: per (address, protocol, port), the last reservation handed to the kernel and until when its elements may live. */
+  private readonly kernelSlots = new Map<string, { element: ReturnType<Dataplane['element']>; until: number }>();
+  private reservationsSinceSweep = 0;
 
   constructor(
     inputs: GatewayInputs,
@@ -96,20 +99,27 @@ export class Dataplane {
     if (r) this.stats.confirmed++;
   }
 
-  /** nftset mode: the kernel must hold the reservation before the DNS answer leaves. */
+  /**
+   * nftset mode: the kernel must hold the reservation before the DNS answer leaves. The elements an earlier
+   * reservation of the same (address, key) may have left (its target-map entry outlives it by a second) go in
+   * the same transaction, so every reservation costs one kernel transaction and releases cost none.
+   */
   onReserve(r: Reservation): Promise<void> | undefined {
     if (!this.channel) return undefined;
-    return this.kernelOp(renderReservationAdd(this.model, this.element(r)));
+    const now = this.now();
+    const slot = `${r.address}/${r.key.protocol}/${r.key.port}`;
+    const previous = this.kernelSlots.get(slot);
+    const element = this.element(r);
+    this.kernelSlots.set(slot, { element, until: now + element.lifetimeMs + TARGET_SLACK_MS });
+    if (++this.reservationsSinceSweep >= 4096) this.sweepSlots(now);
+    const clear = previous && previous.until > now ? renderReservationDelete(this.model, previous.element) + '\n' : '';
+    return this.kernelOp(clear + renderReservationAdd(this.model, element));
   }
 
-  /**
-   * nftset mode: whether the reservation was consumed (learnt from conntrack), expired or cancelled, its
-   * elements (and the target map's entry, which outlives the pending one) must be gone before the pool lends
-   * the address for that key again, or the next add would find it taken.
-   */
-  onRelease(r: Reservation, _why: ReleaseReason): void {
-    if (!this.channel) return;
-    this.kernelOp(renderReservationDelete(this.model, this.element(r))).catch(() => undefined);
+  /** Forgets slots whose kernel elements have certainly timed out, so the map stays as small as the live set. */
+  private sweepSlots(now: number): void {
+    this.reservationsSinceSweep = 0;
+    for (const [slot, s] of this.kernelSlots) if (s.until <= now) this.kernelSlots.delete(slot);
   }
 
   private element(r: Reservation) {
