@@ -28,7 +28,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,6 +38,7 @@ import { CLI_PATH, DIST_DIR, makeTempDir } from '../test/support/repo.js';
 import { summarizeProfile } from './cpuprofile-top.js';
 import type { Dist, LatencyJob, LatencyResult, RateJob, RateResult, ServiceName } from './flows-load.js';
 import { cpuMeter, descendants, formatCpu, processName, type CpuSample } from './proc-cpu.js';
+import { adminGet } from '../src/admin/admin-client.js';
 
 export const DATAPLANE_MEASUREMENTS = ['flows-nfqueue', 'flows-nftset', 'latency'] as const;
 type Mode = 'nfqueue' | 'nftset';
@@ -174,25 +174,6 @@ interface BenchGateway {
   stats(): Promise<Stats>;
 }
 
-function adminGet(socketPath: string, urlPath: string, timeoutMs = 5000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: urlPath, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`GET ${urlPath}: HTTP ${res.statusCode}: ${body}`));
-        try {
-          resolve(JSON.parse(body));
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
-}
 
 async function startBenchGateway(tb: Testbed, mode: Mode, policies: string, s: DataplaneSettings): Promise<BenchGateway> {
   const demo = parse(readFileSync(DEMO_CONFIG, 'utf8')) as { [k: string]: unknown };

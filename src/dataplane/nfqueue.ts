@@ -17,6 +17,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPackageRoot } from '../util/package-root.js';
 
 export type NfVerdict = 'accept' | 'drop';
 
@@ -123,22 +124,6 @@ interface NativeAddon {
 const META_FIELDS = 8;
 const ADDON_RELATIVE = join('kernel', 'nfqueue', 'build', 'Release', 'nfqueue.node');
 
-function findPackageRoot(start: string): string | undefined {
-  let dir = start;
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'realmgw') return dir;
-      } catch {
-        // not ours
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
 
 /**
  * Absolute path of the addon: $RGW_NFQUEUE_ADDON when set, else kernel/nfqueue/build/Release/nfqueue.node

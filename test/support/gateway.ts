@@ -1,10 +1,12 @@
-import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Testbed, NodeName, NsProcess } from './netns.js';
 import type { Step, StepResult } from './dns-probe.js';
 import { cliCommand, makeTempDir, REPO_ROOT, writeTempYaml } from './repo.js';
+import { adminGet } from '../../src/admin/admin-client.js';
+
+export { adminGet };
 
 export const DEMO_CONFIG = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
 const PROBE = path.join(REPO_ROOT, 'dist', 'test', 'support', 'dns-probe.js');
@@ -56,22 +58,6 @@ export async function startGateway(tb: Testbed, overrides: Json = {}): Promise<R
   return { proc, configFile, adminSocket, stats: () => adminGet(adminSocket, '/stats') as Promise<GatewayStats> };
 }
 
-export function adminGet(socketPath: string, urlPath: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: urlPath }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-    req.on('error', reject);
-  });
-}
 
 /** Runs DNS probe steps from inside a namespace and returns their results in order. */
 export async function probe(tb: Testbed, node: NodeName, steps: Step[]): Promise<StepResult[]> {

@@ -1,31 +1,21 @@
 // Paths into the repository and temp-file helpers for tests. Works from dist/test/support (compiled) and
 // from test/support (run from source), because the repo root is found by walking up to package.json.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { findPackageRoot } from '../../src/util/package-root.js';
 
-function findRepoRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'realmgw') return dir;
-      } catch {
-        // not ours; keep walking
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`realmgw repository root not found above ${start}`);
-    dir = parent;
-  }
-}
 
 /** Absolute path of the repository (the directory holding realmgw's package.json). */
-export const REPO_ROOT: string = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
+export const REPO_ROOT: string = (() => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = findPackageRoot(here);
+  if (!root) throw new Error(`realmgw repository root not found above ${here}`);
+  return root;
+})();
 /** Compiled output directory (tsc outDir). */
 export const DIST_DIR: string = join(REPO_ROOT, 'dist');
 /** The built CLI (`realmgw` bin): dist/src/cli/main.js. Run it as `node CLI_PATH ...`. */
