@@ -112,7 +112,9 @@ export class Dataplane {
     const element = this.element(r);
     this.kernelSlots.set(slot, { element, until: now + element.lifetimeMs + TARGET_SLACK_MS });
     if (++this.reservationsSinceSweep >= 4096) this.sweepSlots(now);
-    const clear = previous && previous.until > now ? renderReservationDelete(this.model, previous.element) + '\n' : '';
+    // Re-adding an element with the same target only refreshes its timeout; another target would collide.
+    const clear =
+      previous && previous.until > now && previous.element.target !== element.target ? renderReservationDelete(this.model, previous.element) + '\n' : '';
     return this.kernelOp(clear + renderReservationAdd(this.model, element));
   }
 
