@@ -25,8 +25,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.js';
-import { benchDataplane, DATAPLANE_MEASUREMENTS, type DataplaneSettings } from './flows-bench.js';
+import { benchDataplane, DATAPLANE_MEASUREMENTS, type DataplaneSettings, type Row } from './flows-bench.js';
 import { adminGet } from '../src/admin/admin-client.js';
+import { encodeQuery } from './dns-query.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -287,23 +288,6 @@ async function pickPort(): Promise<number> {
 
 const QTYPES: { [name: string]: number } = { A: 1, NS: 2, SOA: 6, TXT: 16, AAAA: 28, SRV: 33 };
 
-function encodeQuery(id: number, name: string, qtype: number): Buffer {
-  const labels = name.split('.').filter(Boolean);
-  const size = 12 + labels.reduce((n, l) => n + l.length + 1, 1) + 4;
-  const buf = Buffer.alloc(size);
-  buf.writeUInt16BE(id, 0);
-  buf.writeUInt16BE(0, 2); // a plain query, RD clear: we talk to authoritative servers
-  buf.writeUInt16BE(1, 4);
-  let o = 12;
-  for (const l of labels) {
-    buf[o++] = l.length;
-    o += buf.write(l, o, 'ascii');
-  }
-  buf[o++] = 0;
-  buf.writeUInt16BE(qtype, o);
-  buf.writeUInt16BE(1, o + 2);
-  return buf;
-}
 
 interface ReplyHeader {
   id: number;
@@ -775,15 +759,6 @@ async function sendExactly(port: number, names: string[], count: number, window 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Measurements                                                                                                 */
 
-interface Row {
-  measurement: string;
-  value: string;
-  ratio: string;
-  target: string;
-  verdict: string;
-  lost: string;
-  notes: string[];
-}
 
 const fmtQps = (q: number) => `${Math.round(q).toLocaleString('en-US')} qps`;
 const fmtMiB = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;

@@ -66,11 +66,11 @@ export interface DataplaneSettings {
 export interface Row {
   measurement: string;
   value: string;
-  /** reference / added latency */
+  /** ratio vs the reference (DNS rows), or the reference / added latency (data-plane rows) */
   ratio: string;
   target: string;
   verdict: string;
-  /** failures */
+  /** lost queries (DNS rows) or failures (data-plane rows) */
   lost: string;
   notes: string[];
 }

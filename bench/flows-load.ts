@@ -22,6 +22,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import readline from 'node:readline';
+import { encodeQuery } from './dns-query.js';
 
 export interface ServiceName {
   /** e.g. p5000.hosta.gwa.demo */
@@ -126,22 +127,6 @@ export function dist(values: number[]): Dist {
 /* ------------------------------------------------------------------------------------------------------------ */
 /* DNS: one UDP socket, queries multiplexed by ID                                                               */
 
-function encodeQuery(id: number, name: string): Buffer {
-  const labels = name.split('.').filter(Boolean);
-  const buf = Buffer.alloc(12 + labels.reduce((n, l) => n + l.length + 1, 1) + 4);
-  buf.writeUInt16BE(id, 0);
-  buf.writeUInt16BE(0, 2); // standard query, RD clear: the gateway is authoritative
-  buf.writeUInt16BE(1, 4);
-  let o = 12;
-  for (const l of labels) {
-    buf[o++] = l.length;
-    o += buf.write(l, o, 'ascii');
-  }
-  buf[o++] = 0;
-  buf.writeUInt16BE(1, o); // A
-  buf.writeUInt16BE(1, o + 2); // IN
-  return buf;
-}
 
 function skipName(msg: Buffer, o: number): number {
   for (;;) {
