@@ -16,7 +16,7 @@
  *    the achieved rate below 95 % of the offered one, p99 start lag above 50 ms, p99 flow time above 100 ms,
  *    i.e. 1 % of flows waiting for a DNS retry, or the admin API's counters disagreeing with the flows the
  *    clients saw succeed). The result is the achieved rate of the highest step that held. Per step: CPU of
- *    every process involved (the gateway's nft -i and conntrack -E helpers included) and of the machine, gwa's
+ *    every process involved (the gateway's conntrack -E helper included; nft runs inside the gateway's process) and of the machine, gwa's
  *    conntrack -S and the hosts' TCP trouble counters, to say which side saturated and why flows failed.
  * 2. First-packet latency: closed loop, connect time (SYN -> SYN-ACK seen by the client) to a freshly reserved
  *    pool address, interleaved flow by flow with the same connect to a static DNAT reference (a bench-owned nft
@@ -197,12 +197,7 @@ async function startBenchGateway(tb: Testbed, mode: Mode, policies: string, s: D
     profileFile = path.join(s.profileDir, name);
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', s.profileDir, '--cpu-prof-name', name);
   }
-  // HOME: nft -i (the nftset channel) loads $HOME/.nft.history at start, walks the whole history for every
-  // line it reads, and appends every line to it on a clean exit; with root's real HOME the result would depend
-  // on how much nft -i anyone ever ran on this machine. An empty folder of the bench's own keeps runs comparable.
-  const home = path.join(dir, 'home');
-  mkdirSync(home);
-  const proc = tb.spawn('gwa', process.execPath, [...nodeArgs, CLI_PATH, 'run', '--config', file], { env: { ...process.env, HOME: home } });
+  const proc = tb.spawn('gwa', process.execPath, [...nodeArgs, CLI_PATH, 'run', '--config', file]);
   await proc.ready('realmgw running', 20_000);
   const g: BenchGateway = { mode, proc, adminSocket, profileFile, stats: () => adminGet(adminSocket, '/stats') as Promise<Stats> };
   const st = await g.stats();
@@ -389,7 +384,7 @@ async function rateStep(tb: Testbed, g: BenchGateway, servers: NsProcess[], name
   const at = go(clients);
   const cpuP = (async () => {
     await sleepUntil(at + warmupMs);
-    // the gateway's helpers (nft -i, conntrack -E) start lazily: look for them once the load runs
+    // the gateway's helper (conntrack -E) starts lazily: look for them once the load runs
     const meter = cpuMeter(processesToWatch(g, clients, servers));
     await sleepUntil(at + warmupMs + durationMs);
     return meter();
@@ -708,7 +703,6 @@ export async function benchDataplane(s: DataplaneSettings): Promise<{ rows: Row[
         : ', so TIME_WAIT stays on the client; with the host closing first (--flow-close server) one client address at >= 1,000 flows/s meets the hosts\' TIME_WAIT after DNAT and loses flows (see the TCP counters of such a run)'),
   );
   notes.push(
-    "the gateway runs with HOME set to an empty folder of the bench's: nft -i (nftset's channel) loads $HOME/.nft.history at start and walks its whole history for every line, so with root's HOME the nftset numbers would depend on how much nft -i was ever run on the machine",
   );
   notes.push(`machine: ${os.cpus().length} CPUs: clients, servers, gateway, nft/conntrack helpers and the kernel's packet path all share them`);
   if (profiles.length) notes.push(`the gateway ran under node --cpu-prof (its numbers are lower than without): ${profiles.join(', ')}`);

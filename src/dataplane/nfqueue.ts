@@ -13,11 +13,8 @@
 // maxQueueLen) until close(), which drops it. onPacket runs synchronously on the event loop, once per
 // packet, in batches of up to `batch` packets per wake-up; verdicts given during a batch are sent together
 // after it, verdicts given later (e.g. after an await) are sent at once.
-import { readFileSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { findPackageRoot } from '../util/package-root.js';
+import { readFileSync } from 'node:fs';
+import { loadNativeAddon } from './addon.js';
 
 export type NfVerdict = 'accept' | 'drop';
 
@@ -122,37 +119,8 @@ interface NativeAddon {
 
 /** Fields per packet in the addon's batch record (see kernel/nfqueue/src/binding.c). */
 const META_FIELDS = 8;
-const ADDON_RELATIVE = join('kernel', 'nfqueue', 'build', 'Release', 'nfqueue.node');
 
-
-/**
- * Absolute path of the addon: $RGW_NFQUEUE_ADDON when set, else kernel/nfqueue/build/Release/nfqueue.node
- * under the realmgw package root (found from this file, compiled or not).
- */
-export function nfqueueAddonPath(): string {
-  const override = process.env.RGW_NFQUEUE_ADDON;
-  if (override) return override;
-  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
-  if (root === undefined) throw new Error('nfqueue: realmgw package root not found (looking for the addon)');
-  return join(root, ADDON_RELATIVE);
-}
-
-let addon: NativeAddon | undefined;
-
-/** Loads the addon on first use (importing this module never needs it). */
-function loadAddon(): NativeAddon {
-  if (addon) return addon;
-  const path = nfqueueAddonPath();
-  if (!existsSync(path)) {
-    throw new Error(
-      `nfqueue: addon not built (${path} is missing). It is built by \`npm ci\` / \`npm run build:addon\`, ` +
-        'which need libnetfilter-queue-dev and libmnl-dev (orchestration/install-deps.sh installs them).',
-    );
-  }
-  const require = createRequire(path);
-  addon = require(path) as NativeAddon;
-  return addon;
-}
+const loadAddon = (): NativeAddon => loadNativeAddon<NativeAddon>();
 
 function checkInt(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {

@@ -71,7 +71,7 @@ describe('renderNft', () => {
     assert.doesNotMatch(nft, /mark_dnat|meta mark/);
     const types = { exact: 'ipv4_addr . inet_proto . inet_service', anyport: 'ipv4_addr . inet_proto', anyproto: 'ipv4_addr . inet_service', any: 'ipv4_addr' };
     for (const shape of KEY_SHAPES) {
-      assert.match(nft, new RegExp(`\\tset ${pendingSet(shape)} \\{\\n\\t\\ttype ${types[shape].replace(/\./g, '\\.')}\\n\\t\\tsize \\d+\\n\\t\\tflags dynamic,timeout\\n\\t\\}`));
+      assert.match(nft, new RegExp(`\\tset ${pendingSet(shape)} \\{\\n\\t\\ttype ${types[shape].replace(/\./g, '\\.')}\\n\\t\\tsize \\d+\\n\\t\\tflags dynamic,timeout\\n\\t\\tgc-interval 20ms\\n\\t\\}`));
       assert.match(nft, new RegExp(`\\tmap ${targetMap(shape)} \\{\\n\\t\\ttype ${types[shape].replace(/\./g, '\\.')} : ipv4_addr\\n\\t\\tflags timeout\\n\\t\\}`));
     }
     assert.deepEqual(chainRules(nft, 'prerouting'), ['type nat hook prerouting priority dstnat; policy accept;', 'ct state new ip daddr @pool jump confirm']);
