@@ -367,6 +367,43 @@ EOF`,
       assert.doesNotMatch(await sh('gwa', 'nft list map ip realmgw dnat_exact'), /100\.64\.1\.132/);
     });
 
+    it('one key reserved and consumed by the packet path 2,000 times in a row: every reservation is accepted', T, async () => {
+      // Consumed elements stay in the set, dead, until its garbage collection; re-adding the same key fast piles
+      // them up until the kernel refuses inserts (EBUSY). The pending sets' short gc-interval prevents that.
+      const sender = tb.spawn(
+        'public',
+        process.execPath,
+        [
+          '-e',
+          `const dgram = require('node:dgram');
+           require('node:readline').createInterface({ input: process.stdin }).on('line', (n) => {
+             const s = dgram.createSocket('udp4'); // a new source port: a new conntrack flow, so ct state new
+             s.send('x', 5001, '${POOL[0]}', () => { s.close(); console.log('sent ' + n); });
+           });
+           console.log('sender ready');`,
+        ],
+        { stdin: 'pipe' },
+      );
+      await sender.ready('sender ready');
+      const own = new NftChannel({ netns: tb.ns('gwa') });
+      const n = 2000;
+      try {
+        for (let i = 0; i < n; i++) {
+          await own.run(renderReservationAdd(m, { address: POOL[0], protocol: 17, port: 5001, target: ADDR.hosta, lifetimeMs: 5000 }));
+          sender.child.stdin!.write(`${i}\n`);
+          await sender.ready(`sent ${i}`, 5000, { fromLine: i });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw pend_exact'), /100\.64\.1\.131 \. udp \. 5001/, 'the last one was consumed too');
+        const { runs, failed, busy } = own.stats;
+        assert.deepEqual({ runs, failed }, { runs: n, failed: 0 });
+        assert.ok(busy <= n / 100, `${busy} of ${n} transactions met EBUSY and waited for a retry`);
+      } finally {
+        await own.close();
+        await sender.stop();
+      }
+    });
+
     it('NftChannel: runs settle in order, an error fails only its own run (also when merged), in the namespace it was given', T, async () => {
       const results = await Promise.allSettled([
         nft.run(`add element ip realmgw pend_any { 10.0.0.1 timeout 5s }`),
