@@ -47,16 +47,21 @@ export class RecordingBackend implements MappingBackend {
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
       if (!this.running) throw new Error('RecordingBackend: apply() while not started');
       if (this.failing) throw new Error('RecordingBackend: the kernel said no');
-      const next = new Map(this.mapped);
+      // Checked before anything changes: a refused diff leaves the mappings as they were.
+      const removed = new Set<string>();
       for (const l of diff.remove) {
-        if (!next.delete(leaseId(l))) throw new Error(`RecordingBackend: remove of unmapped ${leaseId(l)}`);
+        const id = leaseId(l);
+        if (!this.mapped.has(id) || removed.has(id)) throw new Error(`RecordingBackend: remove of unmapped ${id}`);
+        removed.add(id);
       }
+      const added = new Set<string>();
       for (const l of diff.add) {
-        if (next.has(leaseId(l))) throw new Error(`RecordingBackend: add of mapped ${leaseId(l)}`);
-        next.set(leaseId(l), l);
+        const id = leaseId(l);
+        if ((this.mapped.has(id) && !removed.has(id)) || added.has(id)) throw new Error(`RecordingBackend: add of mapped ${id}`);
+        added.add(id);
       }
-      this.mapped.clear();
-      for (const [k, v] of next) this.mapped.set(k, v);
+      for (const id of removed) this.mapped.delete(id);
+      for (const l of diff.add) this.mapped.set(leaseId(l), l);
     } finally {
       this.inApply = false;
     }
