@@ -16,8 +16,8 @@ import { constants as osConstants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { TESTBED_SCRIPT } from './repo.js';
 
-export type NodeName = 'public' | 'router' | 'gwa' | 'hosta' | 'hostb';
-export const NODES: readonly NodeName[] = ['public', 'router', 'gwa', 'hosta', 'hostb'];
+export type NodeName = 'public' | 'router' | 'gwa' | 'hosta' | 'hostb' | 'nat' | 'worker1' | 'worker2';
+export const NODES: readonly NodeName[] = ['public', 'router', 'gwa', 'hosta', 'hostb', 'nat', 'worker1', 'worker2'];
 
 /** Addresses of the testbed (see orchestration/netns/testbed.sh). */
 export const ADDR = {
@@ -25,24 +25,60 @@ export const ADDR = {
   public: '100.64.0.100',
   routerPublic: '100.64.0.1',
   routerWan: '100.64.1.1',
+  /** the router's side of the link to the NAT router */
+  routerNat: '100.64.2.1',
   /** the gateway's WAN / service address */
   gwaWan: '100.64.1.130',
+  /** the gateway's second public address on wan0 (STUN OTHER-ADDRESS); secondary, never a source by default */
+  gwaStun: '100.64.1.134',
   /** the gateway's LAN address (on bridge lan0) */
   gwaLan: '192.168.0.1',
+  /** the gateway's address on the private network to the workers (bridge wrk0) */
+  gwaPrivate: '10.200.0.1',
   hosta: '192.168.0.100',
   hostb: '192.168.0.101',
+  /** the NAT router's public address: what the workers' traffic to the Internet comes from */
+  natPublic: '100.64.2.2',
+  /** the NAT router's inside address, the workers' default gateway */
+  natInside: '172.16.0.1',
+  /** the workers behind the NAT */
+  worker1: '172.16.0.11',
+  worker2: '172.16.0.12',
+  /** the workers on the private network to the gateway */
+  worker1Private: '10.200.0.11',
+  worker2Private: '10.200.0.12',
 } as const;
 /** Circular-pool addresses, routed by the router to gwa (not assigned on any interface). */
 export const POOL: readonly string[] = ['100.64.1.131', '100.64.1.132', '100.64.1.133'];
 export const LAN_CIDR = '192.168.0.0/24';
+/** The private network between the gateway (wrk0) and the workers (priv0). */
+export const PRIVATE_CIDR = '10.200.0.0/24';
+/** The workers' network behind the NAT router. */
+export const NAT_INSIDE_CIDR = '172.16.0.0/24';
+/** The link between the router and the NAT router. */
+export const NAT_LINK_CIDR = '100.64.2.0/24';
 /** Interface names inside each namespace. */
 export const IFACE = {
   public: { eth: 'eth0' },
-  router: { public: 'pub0', gwa: 'gw0' },
-  gwa: { wan: 'wan0', lan: 'lan0', hostaPort: 'vha', hostbPort: 'vhb' },
+  router: { public: 'pub0', gwa: 'gw0', nat: 'nat0' },
+  gwa: { wan: 'wan0', lan: 'lan0', hostaPort: 'vha', hostbPort: 'vhb', private: 'wrk0', worker1Port: 'pw1', worker2Port: 'pw2' },
   hosta: { eth: 'eth0' },
   hostb: { eth: 'eth0' },
+  nat: { up: 'up0', inside: 'lan0', worker1Port: 'nw1', worker2Port: 'nw2' },
+  worker1: { nat: 'nat0', private: 'priv0' },
+  worker2: { nat: 'nat0', private: 'priv0' },
 } as const;
+
+/**
+ * How the NAT router treats the workers' traffic (`testbed.sh nat MODE`, default port-restricted):
+ * - port-restricted: endpoint-independent mapping (source port kept when free), address-and-port-dependent filtering
+ * - symmetric: a new random port for every new flow, so per destination
+ * - full-cone: endpoint-independent mapping and, for UDP, endpoint-independent filtering
+ * - blocked: UDP is not forwarded (TCP and ICMP are, as port-restricted)
+ */
+export type NatMode = 'port-restricted' | 'symmetric' | 'full-cone' | 'blocked';
+export const NAT_MODES: readonly NatMode[] = ['port-restricted', 'symmetric', 'full-cone', 'blocked'];
+export const DEFAULT_NAT_MODE: NatMode = 'port-restricted';
 
 export interface ExecOptions {
   /** written to stdin, which is then closed (default: stdin closed at once) */
@@ -347,8 +383,11 @@ function removeHooks(): void {
   for (const s of CLEANUP_SIGNALS) process.off(s, onSignal);
 }
 
-function runScript(prefix: string, action: 'up' | 'down' | 'status'): Promise<ExecResult> {
-  return run('bash', [TESTBED_SCRIPT, action], { env: { ...process.env, RGW_PREFIX: prefix }, timeoutMs: 120_000 });
+function runScript(prefix: string, action: 'up' | 'down' | 'status' | 'nat', ...args: string[]): Promise<ExecResult> {
+  return run('bash', [TESTBED_SCRIPT, action, ...args], {
+    env: { ...process.env, RGW_PREFIX: prefix },
+    timeoutMs: 120_000,
+  });
 }
 
 /** Run a command (no namespace) and collect its output. */
@@ -398,7 +437,7 @@ export interface TestbedOptions {
   prefix?: string;
 }
 
-/** One copy of the testbed (five namespaces), torn down by down() or, at the latest, when the process exits. */
+/** One copy of the testbed (eight namespaces, NODES), torn down by down() or, at the latest, when the process exits. */
 export class Testbed {
   private procs = new Set<NsProcess>();
   private isUp = true;
@@ -449,6 +488,26 @@ export class Testbed {
   async status(): Promise<{ ok: boolean; output: string }> {
     const r = await runScript(this.prefix, 'status');
     return { ok: r.code === 0, output: r.stdout + r.stderr };
+  }
+
+  /**
+   * Switch the NAT router to `mode` (testbed.sh nat MODE): its rules are replaced in one transaction and
+   * its connection tracking flushed, so flows through it must be started again. Throws on failure.
+   */
+  async natMode(mode: NatMode): Promise<void> {
+    if (!NAT_MODES.includes(mode)) throw new Error(`unknown NAT mode '${String(mode)}' (one of: ${NAT_MODES.join(', ')})`);
+    const r = await runScript(this.prefix, 'nat', mode);
+    if (r.code !== 0) throw new ExecError(`RGW_PREFIX=${this.prefix} ${TESTBED_SCRIPT} nat ${mode}`, r);
+  }
+
+  /** The NAT router's current mode, as testbed.sh reports it. */
+  async currentNatMode(): Promise<NatMode> {
+    const r = await runScript(this.prefix, 'nat');
+    const mode = r.stdout.trim() as NatMode;
+    if (r.code !== 0 || !NAT_MODES.includes(mode)) {
+      throw new ExecError(`RGW_PREFIX=${this.prefix} ${TESTBED_SCRIPT} nat (mode '${mode}')`, r);
+    }
+    return mode;
   }
 
   /** Stop every spawned process (SIGTERM, then SIGKILL after 2 s) and delete the namespaces. Idempotent. */

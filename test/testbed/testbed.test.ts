@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { ADDR, POOL, Testbed, run, type ExecResult, type NodeName } from '../support/netns.js';
+import { ADDR, NODES, POOL, Testbed, run, type ExecResult, type NodeName } from '../support/netns.js';
 import { TESTBED_SCRIPT, writeTempFile } from '../support/repo.js';
 
 const T = { timeout: 60_000 };
@@ -84,7 +84,7 @@ async function sysctl(ns: string, key: string): Promise<string> {
 /** Everything `up` must leave unchanged when run again: links (with ifindex), masters, state, addresses, routes. */
 async function snapshot(tb: Testbed): Promise<string> {
   const out: Record<string, unknown> = {};
-  for (const node of ['public', 'router', 'gwa', 'hosta', 'hostb'] as NodeName[]) {
+  for (const node of NODES) {
     const ns = tb.ns(node);
     const links = (await ipJson(ns, ['link', 'show'])) as (Addr & { ifindex: number; address: string; flags: string[] })[];
     out[node] = {
@@ -94,6 +94,10 @@ async function snapshot(tb: Testbed): Promise<string> {
       forwarding: await sysctl(ns, 'net.ipv4.ip_forward'),
     };
   }
+  out.nft = {
+    gwa: (await tb.sh('gwa', 'nft list ruleset', { check: true })).stdout,
+    nat: (await tb.sh('nat', 'nft list ruleset', { check: true })).stdout,
+  };
   return JSON.stringify(out);
 }
 
@@ -109,6 +113,12 @@ async function ping(tb: Testbed, from: NodeName, to: string, waitS = 2): Promise
   return tb.exec(from, 'ping', ['-n', '-c', '1', '-W', String(waitS), to], { timeoutMs: 15_000 });
 }
 
+/** Asserts that no ping gets an answer, waiting 1 s for all of them at once. */
+async function assertUnreachable(tb: Testbed, pairs: readonly (readonly [NodeName, string])[]): Promise<void> {
+  const results = await Promise.all(pairs.map(([from, to]) => ping(tb, from, to, 1)));
+  results.forEach((r, i) => assert.notEqual(r.code, 0, `ping ${pairs[i]![0]} -> ${pairs[i]![1]} must fail`));
+}
+
 describe('testbed.sh', () => {
   let tb: Testbed;
   let rootBefore: string;
@@ -122,23 +132,42 @@ describe('testbed.sh', () => {
   });
 
   test('up creates every namespace with its addresses, routes and sysctls', T, async () => {
-    assert.deepEqual(await prefixed(tb.prefix), ['gwa', 'hosta', 'hostb', 'public', 'router'].map((n) => tb.prefix + n));
+    assert.deepEqual(await prefixed(tb.prefix), NODES.map((n) => tb.prefix + n).sort());
 
     const expectAddrs: Record<NodeName, Record<string, string[]>> = {
       public: { lo: ['127.0.0.1/8'], eth0: ['100.64.0.100/24'] },
-      router: { lo: ['127.0.0.1/8'], pub0: ['100.64.0.1/24'], gw0: ['100.64.1.1/24'] },
-      gwa: { lo: ['127.0.0.1/8'], wan0: ['100.64.1.130/24'], lan0: ['192.168.0.1/24'], vha: [], vhb: [] },
+      router: { lo: ['127.0.0.1/8'], pub0: ['100.64.0.1/24'], gw0: ['100.64.1.1/24'], nat0: ['100.64.2.1/24'] },
+      gwa: {
+        lo: ['127.0.0.1/8'],
+        // .130 first: the primary address, the one gwa's own traffic leaves from
+        wan0: ['100.64.1.130/24', '100.64.1.134/24'],
+        lan0: ['192.168.0.1/24'],
+        vha: [],
+        vhb: [],
+        wrk0: ['10.200.0.1/24'],
+        pw1: [],
+        pw2: [],
+      },
       hosta: { lo: ['127.0.0.1/8'], eth0: ['192.168.0.100/24'] },
       hostb: { lo: ['127.0.0.1/8'], eth0: ['192.168.0.101/24'] },
+      nat: { lo: ['127.0.0.1/8'], up0: ['100.64.2.2/24'], lan0: ['172.16.0.1/24'], nw1: [], nw2: [] },
+      worker1: { lo: ['127.0.0.1/8'], nat0: ['172.16.0.11/24'], priv0: ['10.200.0.11/24'] },
+      worker2: { lo: ['127.0.0.1/8'], nat0: ['172.16.0.12/24'], priv0: ['10.200.0.12/24'] },
     };
     for (const [node, want] of Object.entries(expectAddrs) as [NodeName, Record<string, string[]>][]) {
       assert.deepEqual(Object.fromEntries(await addrs(tb.ns(node))), want, `addresses of ${node}`);
       const links = (await ipJson(tb.ns(node), ['link', 'show'])) as (Addr & { flags: string[] })[];
       for (const l of links) assert.ok(l.flags.includes('UP'), `${node} ${l.ifname} is up`);
     }
-    const gwaLinks = (await ipJson(tb.ns('gwa'), ['link', 'show'])) as Addr[];
-    assert.equal(gwaLinks.find((l) => l.ifname === 'vha')?.master, 'lan0');
-    assert.equal(gwaLinks.find((l) => l.ifname === 'vhb')?.master, 'lan0');
+    const bridges: [NodeName, string, string[]][] = [
+      ['gwa', 'lan0', ['vha', 'vhb']],
+      ['gwa', 'wrk0', ['pw1', 'pw2']],
+      ['nat', 'lan0', ['nw1', 'nw2']],
+    ];
+    for (const [node, bridge, ports] of bridges) {
+      const links = (await ipJson(tb.ns(node), ['link', 'show'])) as Addr[];
+      for (const port of ports) assert.equal(links.find((l) => l.ifname === port)?.master, bridge, `${node} ${port}`);
+    }
 
     assert.deepEqual(await routes(tb.ns('public')), ['100.64.0.0/24 dev eth0', 'default via 100.64.0.1 dev eth0']);
     assert.deepEqual(await routes(tb.ns('router')), [
@@ -147,22 +176,34 @@ describe('testbed.sh', () => {
       '100.64.1.131 via 100.64.1.130 dev gw0',
       '100.64.1.132 via 100.64.1.130 dev gw0',
       '100.64.1.133 via 100.64.1.130 dev gw0',
+      '100.64.2.0/24 dev nat0',
     ]);
     assert.deepEqual(await routes(tb.ns('gwa')), [
+      '10.200.0.0/24 dev wrk0',
       '100.64.1.0/24 dev wan0',
       '192.168.0.0/24 dev lan0',
       'default via 100.64.1.1 dev wan0',
     ]);
+    assert.deepEqual(await routes(tb.ns('nat')), [
+      '100.64.2.0/24 dev up0',
+      '172.16.0.0/24 dev lan0',
+      'default via 100.64.2.1 dev up0',
+    ]);
+    // the private network is a connected route only: nothing beyond 10.200.0.0/24 goes over priv0
+    for (const w of ['worker1', 'worker2'] as const) {
+      assert.deepEqual(await routes(tb.ns(w)), ['10.200.0.0/24 dev priv0', '172.16.0.0/24 dev nat0', 'default via 172.16.0.1 dev nat0']);
+    }
     for (const h of ['hosta', 'hostb'] as const) {
       assert.deepEqual(await routes(tb.ns(h)), ['192.168.0.0/24 dev eth0', 'default via 192.168.0.1 dev eth0']);
     }
 
-    assert.equal(await sysctl(tb.ns('router'), 'net.ipv4.ip_forward'), '1');
-    assert.equal(await sysctl(tb.ns('gwa'), 'net.ipv4.ip_forward'), '1');
-    for (const node of ['public', 'hosta', 'hostb'] as const) {
+    for (const node of ['router', 'gwa', 'nat'] as const) {
+      assert.equal(await sysctl(tb.ns(node), 'net.ipv4.ip_forward'), '1', `${node} forwards`);
+    }
+    for (const node of ['public', 'hosta', 'hostb', 'worker1', 'worker2'] as const) {
       assert.equal(await sysctl(tb.ns(node), 'net.ipv4.ip_forward'), '0', `${node} does not forward`);
     }
-    for (const node of ['public', 'router', 'gwa', 'hosta', 'hostb'] as const) {
+    for (const node of NODES) {
       assert.equal(await sysctl(tb.ns(node), 'net.ipv4.ping_group_range'), '0 2147483647');
       assert.equal(await sysctl(tb.ns(node), 'net.ipv6.conf.all.disable_ipv6'), '1');
     }
@@ -183,13 +224,17 @@ describe('testbed.sh', () => {
   test('status exits 0 and lists every namespace with addresses and routes', T, async () => {
     const r = await script(tb.prefix, 'status');
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    for (const node of ['public', 'router', 'gwa', 'hosta', 'hostb'] as const) {
+    for (const node of NODES) {
       assert.match(r.stdout, new RegExp(`== ${tb.ns(node)}\\b`));
     }
-    for (const a of ['100.64.0.100/24', '100.64.1.130/24', '192.168.0.1/24', '192.168.0.100/24', '192.168.0.101/24']) {
+    for (const a of ['100.64.0.100/24', '100.64.1.130/24', '100.64.1.134/24', '192.168.0.1/24', '192.168.0.100/24',
+      '192.168.0.101/24', '10.200.0.1/24', '100.64.2.1/24', '100.64.2.2/24', '172.16.0.1/24', '172.16.0.11/24',
+      '172.16.0.12/24', '10.200.0.11/24', '10.200.0.12/24']) {
       assert.ok(r.stdout.includes(a), `status shows ${a}`);
     }
     assert.match(r.stdout, /100\.64\.1\.132 via 100\.64\.1\.130 dev gw0/);
+    assert.match(r.stdout, /default via 172\.16\.0\.1 dev nat0/);
+    assert.match(r.stdout, /^nat mode: port-restricted$/m);
     assert.deepEqual(await tb.status().then((s) => s.ok), true);
   });
 
@@ -225,6 +270,65 @@ describe('testbed.sh', () => {
     // not assigned on the gateway: only its WAN and LAN addresses are
     const all = [...(await addrs(tb.ns('gwa'))).values()].flat();
     for (const a of POOL) assert.ok(!all.some((x) => x.startsWith(`${a}/`)), `${a} not assigned on gwa`);
+  });
+
+  test('connectivity: workers reach the Internet through the NAT and gwa over the private network', T, async () => {
+    const cases: [NodeName, string][] = [
+      ['worker1', ADDR.public],
+      ['worker2', ADDR.public],
+      ['worker1', ADDR.gwaWan],
+      ['worker1', ADDR.gwaStun],
+      ['worker2', ADDR.gwaStun],
+      ['worker1', ADDR.gwaPrivate],
+      ['worker2', ADDR.gwaPrivate],
+      ['worker1', ADDR.worker2Private],
+      ['worker2', ADDR.worker1],
+      ['public', ADDR.natPublic],
+      ['router', ADDR.gwaStun],
+      ['gwa', ADDR.natPublic],
+      ['gwa', ADDR.worker1Private],
+      ['gwa', ADDR.worker2Private],
+    ];
+    for (const [from, to] of cases) {
+      const r = await ping(tb, from, to);
+      assert.equal(r.code, 0, `ping ${from} -> ${to}: ${r.stdout}${r.stderr}`);
+    }
+    const via = async (node: NodeName, to: string): Promise<string> =>
+      (await tb.exec(node, 'ip', ['route', 'get', to], { check: true })).stdout;
+    assert.match(await via('worker1', ADDR.gwaWan), / via 172\.16\.0\.1 dev nat0 /, 'the public side goes through the NAT');
+    assert.match(await via('worker1', ADDR.gwaPrivate), /^10\.200\.0\.1 dev priv0 /);
+    // gwa answers the worker on the private network (not via its default route)
+    assert.match(await via('gwa', ADDR.worker2Private), /^10\.200\.0\.12 dev wrk0 /);
+  });
+
+  test('nothing outside reaches the NAT LAN or the private network directly', T, async () => {
+    const inside = [ADDR.worker1, ADDR.natInside, ADDR.worker1Private, ADDR.gwaPrivate];
+    for (const to of inside) {
+      const get = await tb.exec('router', 'ip', ['route', 'get', to]);
+      assert.notEqual(get.code, 0, `router has no route to ${to}: ${get.stdout}`);
+    }
+    await assertUnreachable(tb, inside.map((to) => ['public', to] as const));
+  });
+
+  test('workers cannot reach the realm, not even with a route of their own through gwa', T, async () => {
+    const realm = [ADDR.hosta, ADDR.hostb, ADDR.gwaLan];
+    await assertUnreachable(tb, (['worker1', 'worker2'] as const).flatMap((w) => realm.map((to) => [w, to] as const)));
+    // A worker is not trusted: give worker1 a route to the realm through the private network.
+    await tb.exec('worker1', 'ip', ['route', 'add', '192.168.0.0/24', 'via', ADDR.gwaPrivate, 'dev', 'priv0'], { check: true });
+    try {
+      await assertUnreachable(tb, realm.map((to) => ['worker1', to] as const));
+      assert.equal((await ping(tb, 'worker1', ADDR.gwaPrivate)).code, 0, 'the private network itself works');
+      // Without gwa's isolation table the same ping gets through: the table, not an accident, stops it.
+      await tb.exec('gwa', 'nft', ['delete', 'table', 'ip', 'rgwtestbed'], { check: true });
+      assert.equal((await tb.status()).ok, false, 'status notices the missing isolation');
+      assert.equal((await ping(tb, 'worker1', ADDR.hosta)).code, 0, 'control: reachable without the isolation');
+      const up = await script(tb.prefix, 'up');
+      assert.equal(up.code, 0, up.stderr);
+      await assertUnreachable(tb, [['worker1', ADDR.hosta]]);
+    } finally {
+      await tb.exec('worker1', 'ip', ['route', 'del', '192.168.0.0/24']);
+    }
+    assert.equal((await tb.status()).ok, true);
   });
 
   test('a UDP datagram from public to a pool address reaches the gwa namespace', T, async () => {
@@ -405,7 +509,7 @@ describe('test/support Testbed', () => {
         });
       });
       if (mode === 'SIGTERM' || mode === 'SIGINT') {
-        assert.equal((await prefixed(info.prefix)).length, 5, 'testbed is up while the child runs');
+        assert.equal((await prefixed(info.prefix)).length, NODES.length, 'testbed is up while the child runs');
         proc.kill(mode);
       }
       const [code, signal] = await new Promise<[number | null, string | null]>((r) => proc.on('exit', (c, s) => r([c, s])));
