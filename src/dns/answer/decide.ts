@@ -2,6 +2,7 @@ import type { Record, ResponseSpec } from '../wire/encode-response.js';
 import { RCODE } from '../wire/parse-query.js';
 import type { ZoneData } from '../authority/zone-tree.js';
 import type { ServiceEntry, View } from '../authority/views.js';
+import type { DynamicNames } from '../authority/worker-names.js';
 
 /**
  * What to do with one question, decided from the view's data alone: no sockets, no clock, no pool. The query
@@ -101,6 +102,11 @@ export function decide(view: View, qname: string, qtype: number, qclass: number)
   const service = view.services.get(qname);
   if (service) return decideService(view, qname, qtype, service, found.zone);
 
+  if (view.dynamic) {
+    const dynamic = decideDynamic(view, view.dynamic, qname, qtype, found.zone);
+    if (dynamic) return dynamic;
+  }
+
   if (found.kind === 'nxdomain') return { kind: 'answer', spec: negative(found.zone, RCODE.NXDOMAIN, view) };
   if (qtype === QTYPE.ANY) return { kind: 'answer', spec: anyAnswer(qname, found.zone, view) };
 
@@ -112,6 +118,18 @@ export function decide(view: View, qname: string, qtype: number, qclass: number)
   const cname = node?.get('CNAME');
   if (cname && typeName) return { kind: 'answer', spec: chase(view, cname[0], typeName, found.zone) };
   return { kind: 'answer', spec: negative(found.zone, RCODE.NOERROR, view) };
+}
+
+/** Worker names (zone-file names of the same spelling are shadowed while the worker is registered). */
+function decideDynamic(view: View, names: DynamicNames, qname: string, qtype: number, zone: ZoneData): Decision | undefined {
+  const node = names.records.get(qname);
+  if (!node) return names.nonTerminals.has(qname) ? { kind: 'answer', spec: negative(zone, RCODE.NOERROR, view) } : undefined;
+  if (qtype === QTYPE.ANY) return { kind: 'answer', spec: anyAnswer(qname, zone, view) };
+  const typeName = TYPE_NAMES[qtype];
+  const rrs = typeName ? node.get(typeName) : undefined;
+  if (!rrs) return { kind: 'answer', spec: negative(zone, RCODE.NOERROR, view) };
+  const glue = rrs.flatMap((rr) => (rr.type === 'SRV' ? names.records.get((rr.data as { target: string }).target)?.get('A') ?? [] : []));
+  return { kind: 'answer', spec: positive(rrs, glue, view) };
 }
 
 /** Follows a CNAME chain inside our own zones; a target outside them is left to the client's resolver. */

@@ -2,6 +2,7 @@ import { formatIpv4, parseIpv4 } from '../../util/ipv4.js';
 import { canonicalName, isInZone, reverseName } from '../names.js';
 import type { ServiceName, SubscriberHost } from '../../policy/index.js';
 import { ZoneTree, type ZoneSource } from './zone-tree.js';
+import type { DynamicNames } from './worker-names.js';
 
 /** The parts of the policy model the views read (tests build them by hand). */
 export type ServiceSource = Omit<ServiceName, 'hostId'>;
@@ -25,6 +26,8 @@ export interface View {
   /** LAN: names outside our zones go to the forwarders. */
   forwards: boolean;
   serviceAddress: string;
+  /** Names of registered workers, replaced whenever registrations change (worker-names.ts). */
+  dynamic?: DynamicNames;
 }
 
 export interface PoolNaming {
