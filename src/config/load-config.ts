@@ -4,7 +4,9 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { Problem } from '../errors.js';
 import { InputError } from '../errors.js';
 import { expandIpv4Range, parseIpv4 } from '../util/ipv4.js';
-import { configSchema, type GatewayConfigData } from './schema.js';
+import { type CompiledConfig, type WorkersConfig, addressRefusal, checkWorkersConfig, compileConfig } from '../workers/config.js';
+import { type PortRange, parseIpLocalPortRange, validatePortRange } from '../workers/port-range.js';
+import { configSchema, type GatewayConfigData, type WorkersSection } from './schema.js';
 
 export interface GatewayConfig extends GatewayConfigData {
   /** Absolute path of the file the config came from. */
@@ -37,6 +39,23 @@ export function parseYaml(text: string, file: string): { doc: Document; lines: L
   return { doc, lines, problems };
 }
 
+/** What the config is checked against on this host. */
+export interface HostFacts {
+  /** net.ipv4.ip_local_port_range of the namespace the gateway runs in. */
+  ephemeral: PortRange;
+}
+
+/** Linux's default, for a host whose /proc cannot be read. */
+const DEFAULT_EPHEMERAL: PortRange = [32768, 60999];
+
+export function readHostFacts(): HostFacts {
+  try {
+    return { ephemeral: parseIpLocalPortRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')) };
+  } catch {
+    return { ephemeral: DEFAULT_EPHEMERAL };
+  }
+}
+
 export function loadConfig(file: string): GatewayConfig {
   const abs = path.resolve(file);
   let text: string;
@@ -45,10 +64,10 @@ export function loadConfig(file: string): GatewayConfig {
   } catch (err) {
     throw new InputError([{ file: abs, path: [], reason: `cannot read: ${(err as Error).message}` }]);
   }
-  return parseConfigText(text, abs);
+  return parseConfigText(text, abs, readHostFacts());
 }
 
-export function parseConfigText(text: string, abs: string): GatewayConfig {
+export function parseConfigText(text: string, abs: string, host: HostFacts = readHostFacts()): GatewayConfig {
   const { doc, lines, problems } = parseYaml(text, abs);
   if (problems.length) throw new InputError(problems);
   const parsed = configSchema.safeParse(doc.toJS() ?? {});
@@ -85,7 +104,9 @@ export function parseConfigText(text: string, abs: string): GatewayConfig {
     const at = ['pool', 'serviceAddress'];
     extra.push({ file: abs, path: at, line: lineOf(doc, lines, at), reason: 'the service address must not also be a pool address' });
   }
+  for (const p of [...workersProblems(data, host), ...stunProblems(data)]) extra.push({ file: abs, path: p.path, line: lineOf(doc, lines, p.path), reason: p.reason });
   if (extra.length) throw new InputError(extra);
+  if (data.workers) data.workers.stateFile = path.resolve(base, data.workers.stateFile);
   return {
     ...data,
     file: abs,
@@ -93,4 +114,92 @@ export function parseConfigText(text: string, abs: string): GatewayConfig {
     policiesDir: path.resolve(base, data.policies),
     poolAddresses,
   };
+}
+
+interface KeyProblem {
+  path: (string | number)[];
+  reason: string;
+}
+
+/** The registry's view of the `workers:` section (the gateway's private address is never a mapping target). */
+export function workersConfigOf(section: WorkersSection): WorkersConfig {
+  return {
+    ports: section.ports,
+    privateNetwork: section.privateNetwork,
+    excludedAddresses: [section.privateAddress],
+    quota: section.quota,
+    coolDownMs: section.coolDownMs,
+    heartbeatTimeoutMs: section.heartbeatTimeoutMs,
+    workers: section.workers.map((w) => (w.quota === undefined ? { name: w.name, secretHash: w.secretHash } : { ...w })),
+  };
+}
+
+/**
+ * Problems of the `workers:` section beyond its shape: the registry's own checks, the port range against the
+ * host's ephemeral range and the gateway's listeners on the public address, and where the addresses lie.
+ */
+export function workersProblems(data: GatewayConfigData, host: HostFacts): KeyProblem[] {
+  const w = data.workers;
+  if (!w) return [];
+  const at = (...p: (string | number)[]) => ['workers', ...p];
+  const problems: KeyProblem[] = [];
+  const registryProblems = checkWorkersConfig(workersConfigOf(w));
+  for (const p of registryProblems) {
+    // excludedAddresses is derived from privateAddress.
+    const keyPath = p.path[0] === 'excludedAddresses' ? ['privateAddress'] : p.path;
+    problems.push({ path: at(...keyPath), reason: p.reason });
+  }
+  for (const p of validatePortRange(w.ports, { ephemeral: host.ephemeral, reserved: reservedPublicPorts(data) })) {
+    if (p.code === 'ephemeral-overlap' || p.code === 'reserved-overlap') problems.push({ path: at('ports'), reason: p.reason });
+  }
+  if (w.heartbeatTimeoutMs <= w.heartbeatMs) {
+    problems.push({ path: at('heartbeatTimeoutMs'), reason: `must be longer than heartbeatMs (${w.heartbeatMs}); three heartbeats' worth is usual` });
+  }
+  if (!registryProblems.some((p) => p.path[0] === 'privateNetwork')) {
+    // Only the network matters here; the rest of the section may have problems of its own.
+    const compiled: CompiledConfig = compileConfig({ ports: [1, 1], privateNetwork: w.privateNetwork, quota: 0, coolDownMs: 0, heartbeatTimeoutMs: 1, workers: [] });
+    const outside = addressRefusal(compiled, w.privateAddress);
+    if (outside !== undefined) problems.push({ path: at('privateAddress'), reason: outside });
+    if (addressRefusal(compiled, w.api.listen.address) !== undefined) {
+      problems.push({ path: at('api', 'listen', 'address'), reason: `must be an address on the private network ${w.privateNetwork}: the registration API is not offered elsewhere` });
+    }
+  }
+  if (new Set(expandPool(data.pool.addresses)).has(parseIpv4(w.publicAddress))) {
+    problems.push({ path: at('publicAddress'), reason: 'must not be a pool address (pool addresses are DNATed per reservation)' });
+  }
+  if (w.publicAddress === w.privateAddress) problems.push({ path: at('privateAddress'), reason: 'must differ from publicAddress' });
+  return problems;
+}
+
+/** Ports the gateway itself listens on at the public address (or on every address): no lease may take them. */
+export function reservedPublicPorts(data: GatewayConfigData): number[] {
+  const on = (address: string) => address === data.workers?.publicAddress || address === '0.0.0.0';
+  const listeners = [...data.dns.wan.listen, ...(data.dns.lan?.listen ?? [])];
+  const ports = listeners.filter((l) => on(l.address)).map((l) => l.port);
+  if (data.stun) {
+    const { listen, alternate } = data.stun;
+    for (const a of [listen.address, alternate?.address]) {
+      if (a !== undefined && on(a)) ports.push(listen.port, ...(alternate?.port !== undefined ? [alternate.port] : []));
+    }
+  }
+  return ports;
+}
+
+export function stunProblems(data: GatewayConfigData): KeyProblem[] {
+  const s = data.stun;
+  if (!s?.alternate) return [];
+  const problems: KeyProblem[] = [];
+  if (s.alternate.address === s.listen.address) problems.push({ path: ['stun', 'alternate', 'address'], reason: 'must be another address of the gateway than stun.listen.address' });
+  if (s.alternate.port === s.listen.port) problems.push({ path: ['stun', 'alternate', 'port'], reason: 'must differ from stun.listen.port (or be left out)' });
+  return problems;
+}
+
+function expandPool(specs: string[]): number[] {
+  return specs.flatMap((spec) => {
+    try {
+      return expandIpv4Range(spec);
+    } catch {
+      return []; // reported with the pool's own problems
+    }
+  });
 }

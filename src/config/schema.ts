@@ -20,6 +20,52 @@ const upstream = z.strictObject({
   port: port.default(53),
 });
 
+/** One public port leased to workers at most; the range is checked against the host in load-config.ts. */
+const portRange = z.tuple([z.number().int(), z.number().int()]);
+
+/** The gateway's STUN server, so workers need no third party to learn their NAT. */
+const stunSection = z.strictObject({
+  listen: z.strictObject({ address: ipv4, port: port.min(1).default(3478) }),
+  /** A second address of the gateway (and optionally port): enables RFC 5780 behaviour tests and classic CHANGE-REQUEST. */
+  alternate: z.strictObject({ address: ipv4, port: port.min(1).optional() }).optional(),
+});
+
+/** Workers behind NAT: registration API, public port leases and their kernel mappings. */
+const workersSection = z.strictObject({
+  backend: z.enum(['nftables', 'ipvs']).default('nftables'),
+  /** Where clients connect: every lease is a port on this address. */
+  publicAddress: ipv4,
+  /** The gateway's address on the private network: forwarded traffic leaves with it (FULL-NAT); never a target. */
+  privateAddress: ipv4,
+  /** CIDR of the network between gateway and workers; registrations from elsewhere are refused. */
+  privateNetwork: z.string(),
+  api: z.strictObject({
+    /** Must be on the private network: the registration API is never offered to the Internet. */
+    listen: z.strictObject({ address: ipv4, port: port.min(1).default(4780) }),
+  }),
+  /** [start, end], inclusive: outside the local ephemeral range and the gateway's own listeners. */
+  ports: portRange,
+  quota: z.number().int().min(0).default(8),
+  coolDownMs: z.number().int().min(0).default(60_000),
+  heartbeatMs: millis.default(10_000),
+  heartbeatTimeoutMs: millis.default(35_000),
+  /** Registrations and leases, so public ports survive a restart; relative to this config file. */
+  stateFile: z.string().min(1),
+  workers: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        /** `realmgw`'s hashSecret() of the worker's secret; never the secret itself. */
+        secretHash: z.string(),
+        quota: z.number().int().min(0).optional(),
+      }),
+    )
+    .default([]),
+});
+
+export type StunSection = z.output<typeof stunSection>;
+export type WorkersSection = z.output<typeof workersSection>;
+
 export const configSchema = z.strictObject({
   /** Folder of RFC 1035 master files, relative to this config file. */
   zones: z.string().min(1),
@@ -85,6 +131,8 @@ export const configSchema = z.strictObject({
       markBase: z.number().int().min(0x10000).max(0xffff0000).default(0x52470000),
     })
     .optional(),
+  stun: stunSection.optional(),
+  workers: workersSection.optional(),
   admin: z
     .strictObject({
       /** Unix socket for the admin API; reachable from outside the gateway's network namespace. */
