@@ -29,6 +29,8 @@ export interface UmlOptions {
 }
 
 export interface UmlResult {
+  /** The guest's UML id (umid=…, also in its temp directory's name). */
+  id: string;
   /** The script's exit status; undefined when the guest never reported one (crash, hang, timeout). */
   code: number | undefined;
   /** Everything the guest printed on its console (kernel messages and the script's output). */
@@ -146,7 +148,7 @@ export async function runInUml(opts: UmlOptions): Promise<UmlResult> {
     clearTimeout(afterMarker);
     kill(child.pid); // UML's helper processes share the group; none may outlive the guest
     const output = Buffer.concat(chunks).toString('utf8').replace(/\r/g, '');
-    return { code: timedOut ? undefined : code, output: output.split('\n').filter((l) => !l.startsWith(marker)).join('\n'), timedOut, ms: Date.now() - started };
+    return { id, code: timedOut ? undefined : code, output: output.split('\n').filter((l) => !l.startsWith(marker)).join('\n'), timedOut, ms: Date.now() - started };
   } finally {
     live.delete(guest);
     rmSync(dir, { recursive: true, force: true });
