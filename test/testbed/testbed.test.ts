@@ -331,6 +331,20 @@ describe('testbed.sh', () => {
     assert.equal((await tb.status()).ok, true);
   });
 
+  test("up makes 100.64.1.130 wan0's primary address again when only the STUN address is left", T, async () => {
+    await tb.exec('gwa', 'ip', ['addr', 'flush', 'dev', 'wan0'], { check: true });
+    await tb.exec('gwa', 'ip', ['addr', 'add', `${ADDR.gwaStun}/24`, 'dev', 'wan0'], { check: true });
+    const st = await tb.status();
+    assert.equal(st.ok, false);
+    assert.match(st.output, /wan0's primary address is '100\.64\.1\.134\/24'/);
+    const up = await script(tb.prefix, 'up');
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual((await addrs(tb.ns('gwa'))).get('wan0'), ['100.64.1.130/24', '100.64.1.134/24']);
+    const get = await tb.exec('gwa', 'ip', ['route', 'get', ADDR.public], { check: true });
+    assert.match(get.stdout, / src 100\.64\.1\.130 /, 'gwa talks from its service address');
+    assert.equal((await tb.status()).ok, true);
+  });
+
   test('a UDP datagram from public to a pool address reaches the gwa namespace', T, async () => {
     // Deliver the pool address locally in gwa for the duration of the test, and listen on 0.0.0.0.
     await tb.exec('gwa', 'ip', ['route', 'add', 'local', `${POOL[0]}/32`, 'dev', 'lo'], { check: true });
