@@ -8,7 +8,7 @@ import { requireUml, runInUml } from '../support/uml.js';
 
 const GUEST_MODULES = ['ip_vs', 'ip_vs_wrr', 'ip_vs_rr', 'veth', 'iptable_nat', 'xt_nat', 'xt_ipvs', 'xt_conntrack'];
 
-it('ipvs backend: mappings, FULL-NAT, accounting, rollback and cleanup on real IPVS (user-mode Linux guest)', { timeout: 90_000 }, async () => {
+it('ipvs backend: mappings, FULL-NAT, accounting, rollback and cleanup on real IPVS (user-mode Linux guest)', { timeout: 90_000 }, async (t) => {
   requireUml();
   const r = await runInUml({
     modules: GUEST_MODULES,
@@ -21,4 +21,5 @@ it('ipvs backend: mappings, FULL-NAT, accounting, rollback and cleanup on real I
   assert.equal(r.code, 0, `the scenario failed inside the guest\n${shown}`);
   assert.match(r.output, /^ℹ pass [1-9]\d*$/m, `the guest ran no test\n${shown}`);
   assert.match(r.output, /^ℹ fail 0$/m, shown);
+  for (const line of r.output.split('\n')) if (/^\s*✔ /.test(line)) t.diagnostic(`guest: ${line.trim()}`);
 });

@@ -3,6 +3,10 @@
  * server, weight 100), FULL-NAT by an iptables SNAT chain of ours (ipvs-snat.ts), accounting from IPVS stats.
  * The only place that runs ipvsadm; what to run is decided in ipvs-plan.ts. Calls are serialised: IPVS has no
  * transactions, so two diffs interleaving could not be rolled back.
+ *
+ * Forwarding itself (net.ipv4.ip_forward) is the gateway's to enable, not this backend's: replies pass the
+ * FORWARD path after the SNAT is undone. `net.ipv4.vs.conntrack` is set to 1 by start and put back by stop;
+ * after a killed run the next start finds it at 1 already, and that is what it then leaves behind.
  */
 import { CommandRunner } from '../../dataplane/command.js';
 import { parseIptablesSave } from '../../dataplane/iptables.js';
@@ -70,6 +74,11 @@ export class IpvsBackend implements MappingBackend {
     return this.serialised(() => this.doApply(diff));
   }
 
+  /**
+   * Service totals (both directions) per mapped lease. Kernels before 6.2 fold their per-CPU counters into
+   * what ipvsadm reads every 2 s, on the rate estimator's timer, so a reading may trail traffic by that much
+   * (and stands still if net.ipv4.vs.run_estimation is 0).
+   */
   counters(): Promise<Map<string, Counters>> {
     return this.serialised(async () => {
       const r = await this.ipvsadm(['-L', '-n', '--stats', '--exact']);
@@ -80,6 +89,18 @@ export class IpvsBackend implements MappingBackend {
   stop(): Promise<void> {
     return this.serialised(async () => {
       if (!this.started) return;
+      await this.removeEverything();
+      this.started = false;
+      this.mapped = new Map();
+    });
+  }
+
+  /**
+   * `realmgw cleanup`: removes realmgw's services (by the ownership contract, see ipvs-plan.ts) and the SNAT
+   * chain without a start, e.g. after a killed run that will not be restarted.
+   */
+  cleanup(): Promise<void> {
+    return this.serialised(async () => {
       await this.removeEverything();
       this.started = false;
       this.mapped = new Map();

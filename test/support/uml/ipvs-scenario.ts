@@ -65,14 +65,15 @@ async function rejected(promise: Promise<unknown>, code: string): Promise<Error>
   assert.fail(`expected a ${code} error`);
 }
 
-const backend = new IpvsBackend({
+const OPTIONS = {
   publicAddress: PUBLIC,
   privateAddress: PRIVATE,
   privateNetwork: '10.9.0.0/24',
   ports: PORTS,
   netns: NS.gw,
   iptables: 'iptables-legacy',
-});
+} as const;
+const backend = new IpvsBackend(OPTIONS);
 let server: NsProcess | undefined;
 
 describe('ipvs backend on a real IPVS kernel', () => {
@@ -171,5 +172,13 @@ describe('ipvs backend on a real IPVS kernel', () => {
     assert.ok(!nat.some((l) => l.includes('RGW_IPVS_SNAT')), nat.join('\n'));
     assert.ok(nat.includes(`-A POSTROUTING -s 10.66.0.0/16 -o g0 -j SNAT --to-source ${PUBLIC}`), nat.join('\n'));
     assert.equal((await gw('sysctl', '-n', 'net.ipv4.vs.conntrack')).trim(), '0');
+  });
+
+  it('cleanup without a start removes what a killed run left, and only that', async () => {
+    const killed = new IpvsBackend(OPTIONS);
+    await killed.start([tcp, udp]); // never stopped
+    await new IpvsBackend(OPTIONS).cleanup();
+    assert.deepEqual(await ipvsDump(), BYSTANDERS.map((a) => a.join(' ')).sort());
+    assert.ok(!(await natRules()).some((l) => l.includes('RGW_IPVS_SNAT')));
   });
 });
