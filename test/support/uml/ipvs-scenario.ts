@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IpvsBackend } from '../../../src/workers/backends/ipvs-backend.js';
-import { makeLease, type Lease } from '../../../src/workers/lease.js';
+import { makeLease } from '../../../src/workers/lease.js';
 import { NsProcess, run } from '../netns.js';
 import { DIST_DIR } from '../repo.js';
 
