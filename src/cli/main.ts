@@ -5,6 +5,9 @@ import { loadInputs } from '../inputs.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { cleanupCommand, rulesCommand } from './kernel-commands.js';
+import { loadConfig } from '../config/load-config.js';
+import { workerCommand } from '../worker-agent/command.js';
+import { workersCommand } from '../workers/api/workers-command.js';
 
 const HELP = `realmgw - DNS-driven realm gateway
 
@@ -13,6 +16,11 @@ Usage:
   realmgw check --config FILE   validate config, zones and policies; print every problem; change nothing
   realmgw rules --config FILE   print the kernel state (nft, iptables, ipsets) run would install; nft -c it
   realmgw cleanup [--config FILE]  remove realmgw's kernel state (nft table, chains, jumps, ipsets)
+  realmgw workers [--json] --config FILE
+                                the gateway's workers, endpoints and traffic (via its admin socket)
+  realmgw worker --config FILE [--once]
+                                run a worker agent (worker config): STUN, register, heartbeat;
+                                --once registers, prints the endpoints as JSON and exits
   realmgw --help                this text
 
 Options:
@@ -37,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         'log-level': { type: 'string' },
         pretty: { type: 'boolean' },
+        once: { type: 'boolean' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -50,9 +60,22 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = positionals[0];
   if (!command) usage('no command given');
-  if (command !== 'run' && command !== 'check' && command !== 'rules' && command !== 'cleanup') usage(`unknown command '${command}'`);
+  if (!['run', 'check', 'rules', 'cleanup', 'worker', 'workers'].includes(command)) usage(`unknown command '${command}'`);
   if (command === 'cleanup' && !values.config) return cleanupCommand(undefined);
   if (!values.config) usage(`'${command}' needs --config FILE`);
+  if (values.once && command !== 'worker') usage('--once is an option of worker');
+  if (values.json && command !== 'workers') usage('--json is an option of workers');
+  // A worker's config is not a gateway config: nothing below applies to it.
+  if (command === 'worker') return workerCommand(values.config, { once: values.once === true, logLevel: values['log-level'], pretty: values.pretty });
+  if (command === 'workers') {
+    try {
+      return await workersCommand(loadConfig(values.config), values.json === true);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      return 1;
+    }
+  }
 
   let inputs;
   try {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
 import type { Problem } from '../errors.js';
 import { InputError } from '../errors.js';
 import { expandIpv4Range, parseIpv4 } from '../util/ipv4.js';
@@ -56,6 +57,18 @@ export function readHostFacts(): HostFacts {
   }
 }
 
+/** A zod schema's issues as problems with key path and line (any YAML file validated by a strict schema). */
+export function schemaProblems(issues: readonly z.core.$ZodIssue[], doc: Document, lines: LineCounter, abs: string): Problem[] {
+  return issues.map((issue) => {
+    const keyPath = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    // zod reports unknown keys on the parent; point at the key itself so the line is the offending one.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const at = keys.length === 1 ? [...keyPath, keys[0]] : keyPath;
+    const reason = /received undefined$/.test(issue.message) ? `required key is missing (${issue.message.replace(/^Invalid input: /, '')})` : issue.message;
+    return { file: abs, path: at, line: lineOf(doc, lines, at), reason };
+  });
+}
+
 export function loadConfig(file: string): GatewayConfig {
   const abs = path.resolve(file);
   let text: string;
@@ -71,18 +84,7 @@ export function parseConfigText(text: string, abs: string, host: HostFacts = rea
   const { doc, lines, problems } = parseYaml(text, abs);
   if (problems.length) throw new InputError(problems);
   const parsed = configSchema.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) {
-    throw new InputError(
-      parsed.error.issues.map((issue) => {
-        const keyPath = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-        // zod reports unknown keys on the parent; point at the key itself so the line is the offending one.
-        const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-        const at = keys.length === 1 ? [...keyPath, keys[0]] : keyPath;
-        const reason = /received undefined$/.test(issue.message) ? `required key is missing (${issue.message.replace(/^Invalid input: /, '')})` : issue.message;
-        return { file: abs, path: at, line: lineOf(doc, lines, at), reason };
-      }),
-    );
-  }
+  if (!parsed.success) throw new InputError(schemaProblems(parsed.error.issues, doc, lines, abs));
   const data = parsed.data;
   const base = path.dirname(abs);
   const extra: Problem[] = [];
