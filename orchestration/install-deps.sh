@@ -14,6 +14,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
 PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables iptables ipset conntrack procps psmisc curl unbound coreutils
+  netcat-openbsd # the demo's hints
   ipvsadm user-mode-linux kmod # IPVS worker backend, tested in a user-mode Linux guest (NOTES §2)
   build-essential python3 libnetfilter-queue-dev libmnl-dev libnftables-dev) # last line: the kernel/nfqueue addon (node-gyp)
 LOCK_WAIT_S="${RGW_APT_LOCK_WAIT_S:-900}"

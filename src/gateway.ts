@@ -12,6 +12,13 @@ import { TcpListener } from './dns/server/tcp-listener.js';
 import { UdpListener } from './dns/server/udp-listener.js';
 import { formatIpv4 } from './util/ipv4.js';
 import { Dataplane } from './dataplane/dataplane.js';
+import { NO_DYNAMIC_NAMES, workerNames } from './dns/authority/worker-names.js';
+import { workerZone } from './inputs.js';
+import { StunServer } from './stun/server.js';
+import { WorkersApiServer } from './workers/api/server.js';
+import { createMappingBackend } from './workers/backends/create.js';
+import { workersConfigOf } from './config/load-config.js';
+import { WorkersService, type WorkerRecords } from './workers/service.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -32,6 +39,8 @@ export class Gateway {
   private readonly started: Stoppable[] = [];
   private expiryTimer?: NodeJS.Timeout;
   private dataplane?: Dataplane;
+  private workers?: WorkersService;
+  private readonly handlers: QueryHandler[] = [];
   private readonly releaseListeners: ((r: Reservation, why: ReleaseReason) => void)[] = [];
   private readonly debug: boolean;
   /** Bound addresses, in listener order, for logs and tests that bind port 0. */
@@ -83,6 +92,8 @@ export class Gateway {
       this.started.push(dataplane);
       this.dataplane = dataplane;
     }
+    // Workers next: their names must be in DNS (and their ports mapped) before the first query is answered.
+    if (config.workers) await this.startWorkers(config.workers);
     const dataplane = this.dataplane;
     const debug = this.debug;
     const log = this.log;
@@ -102,6 +113,7 @@ export class Gateway {
       onReserve,
     };
     const wanHandler = new QueryHandler({ ...common, view: this.views.wan, metrics: this.metrics.wan, log: this.log.child({ view: 'wan' }) });
+    this.handlers.push(wanHandler);
     await this.listen('wan', wanHandler, dns.wan.listen, this.metrics.wan);
     if (dns.lan) {
       const forwarder = new Forwarder({
@@ -111,6 +123,7 @@ export class Gateway {
         onFailedAttempt: () => this.metrics.lan.forwardAttemptsFailed++,
       });
       const lanHandler = new QueryHandler({ ...common, view: this.views.lan, forwarder, metrics: this.metrics.lan, log: this.log.child({ view: 'lan' }) });
+      this.handlers.push(lanHandler);
       await this.listen('lan', lanHandler, dns.lan.listen, this.metrics.lan);
     }
     this.expiryTimer = setInterval(() => this.pool.expire(monotonicNow()), 250);
@@ -120,6 +133,54 @@ export class Gateway {
       await admin.start();
       this.started.push(admin);
     }
+  }
+
+  /**
+   * STUN server, kernel mappings + registry (WorkersService), then the registration API on the private network;
+   * every registry change republishes the workers' DNS names.
+   */
+  private async startWorkers(section: NonNullable<GatewayInputs['config']['workers']>): Promise<void> {
+    const { config } = this.inputs;
+    const log = this.log.child({ component: 'workers' });
+    if (config.stun) {
+      const stun = new StunServer({
+        address: config.stun.listen.address,
+        port: config.stun.listen.port,
+        alternateAddress: config.stun.alternate?.address,
+        alternatePort: config.stun.alternate?.port,
+        logger: this.log.child({ component: 'stun' }),
+      });
+      await stun.start();
+      this.started.push(stun);
+    }
+    const zone = workerZone(config, this.views.wan)!;
+    const service = new WorkersService({
+      config: workersConfigOf(section),
+      backend: createMappingBackend(section, log),
+      stateFile: section.stateFile,
+      publicAddress: section.publicAddress,
+      heartbeatMs: section.heartbeatMs,
+      log,
+    });
+    service.onRecordsChange((records) => this.publishWorkers(records, zone, section.publicAddress));
+    await service.start();
+    this.started.push(service);
+    this.workers = service;
+    const api = new WorkersApiServer({ address: section.api.listen.address, port: section.api.listen.port, service, log });
+    await api.start();
+    this.started.push(api);
+  }
+
+  private publishWorkers(records: WorkerRecords, zone: string, publicAddress: string): void {
+    const names = workerNames(
+      [...records].map(([name, r]) => ({ name, leases: r.leases.map((l) => ({ protocol: l.protocol, port: l.target.port, publicPort: l.publicPort })) })),
+      zone,
+      publicAddress,
+    );
+    this.views.wan.dynamic = names;
+    this.views.lan.dynamic = names;
+    // Cached answers may say NXDOMAIN for a worker that just registered, or name a port it just lost.
+    for (const h of this.handlers) h.invalidate();
   }
 
   private async listen(view: 'wan' | 'lan', handler: QueryHandler, listeners: { address: string; port: number }[], metrics: DnsMetrics) {
@@ -159,11 +220,14 @@ export class Gateway {
         }));
       },
       '/endpoints': () => this.endpoints,
+      '/workers': () => this.workers?.view() ?? null,
     };
   }
 
   async stop(): Promise<void> {
     this.dataplane = undefined;
+    this.workers = undefined;
+    this.views.wan.dynamic = this.views.lan.dynamic = NO_DYNAMIC_NAMES;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = undefined;
     while (this.started.length) {

@@ -2,7 +2,8 @@ import { InputError, type Problem } from './errors.js';
 import { loadConfig, type GatewayConfig } from './config/load-config.js';
 import { loadZoneFolder, type Zone } from './zones/index.js';
 import { crossCheck, loadPolicyFolder, type PolicySet } from './policy/index.js';
-import { buildViews } from './dns/authority/views.js';
+import { buildViews, type View } from './dns/authority/views.js';
+import { canonicalName, isInZone } from './dns/names.js';
 import { buildDataplaneModel } from './dataplane/build-model.js';
 import { firewallProblems, renderFirewall } from './dataplane/firewall.js';
 import { renderRuleset } from './dataplane/ruleset.js';
@@ -42,11 +43,32 @@ export function loadInputs(configFile: string): GatewayInputs {
   if (problems.length) throw new InputError(problems);
   const inputs = { config, zones: zones!, policies: policies! };
   // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).
-  collect(problems, () => buildViews(inputs.zones, [...inputs.policies.hosts.values()], { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone }));
+  const views = collect(problems, () => buildViews(inputs.zones, [...inputs.policies.hosts.values()], { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone }));
+  if (problems.length) throw new InputError(problems);
+  if (config.workers && workerZone(config, views!.wan) === undefined) {
+    problems.push({
+      file: config.file,
+      path: ['workers', 'zone'],
+      reason: config.workers.zone
+        ? `${JSON.stringify(config.workers.zone)} is not one of the zones in ${config.zonesDir} (workers' names are published there)`
+        : `no forward zone to publish workers' names in; set workers.zone`,
+    });
+  }
   if (problems.length) throw new InputError(problems);
   if (config.dataplane) problems.push(...dataplaneProblems(inputs));
   if (problems.length) throw new InputError(problems);
   return inputs;
+}
+
+/** The zone workers' names go in (workers.zone, else pool.nameZone, else the first forward zone), if we serve it. */
+export function workerZone(config: GatewayConfig, wan: View): string | undefined {
+  const origins = wan.tree.origins();
+  const wanted = config.workers?.zone ?? config.pool.nameZone;
+  if (wanted !== undefined) {
+    const z = canonicalName(wanted);
+    return origins.includes(z) ? z : undefined;
+  }
+  return origins.find((o) => !isInZone(o, 'in-addr.arpa') && !isInZone(o, 'ip6.arpa'));
 }
 
 /**

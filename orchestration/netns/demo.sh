@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The realmgw demo: installs what is missing, builds the testbed (rgw-* namespaces), runs the gateway in
-# rgw-gwa on orchestration/netns/gwa.demo.yaml in the foreground, and tears the testbed down on exit.
+# The realmgw demo: installs what is missing, builds the testbed (rgw-* namespaces), starts an echo service
+# and a realmgw worker (worker1.yaml, worker2.yaml) in each worker namespace behind rgw-nat, runs the gateway
+# in rgw-gwa on orchestration/netns/gwa.demo.yaml in the foreground, and tears the testbed down on exit.
 #
 #   npm run demo        (or: bash orchestration/netns/demo.sh)
 #
@@ -15,7 +16,10 @@ export RGW_PREFIX="${RGW_PREFIX:-rgw-}"
 bash orchestration/install-deps.sh
 bash orchestration/netns/testbed.sh up
 
+BACKGROUND=()
 cleanup() {
+  # workers first: they deregister on SIGTERM while the gateway is still up to hear it
+  if [[ ${#BACKGROUND[@]} -gt 0 ]]; then kill "${BACKGROUND[@]}" 2>/dev/null || true; wait "${BACKGROUND[@]}" 2>/dev/null || true; fi
   if [[ "${RGW_DEMO_KEEP:-0}" != 1 ]]; then
     bash orchestration/netns/testbed.sh down || true
   fi
@@ -40,10 +44,24 @@ cat <<TRY
     curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/stats        # counters
     curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/reservations # live reservations
 
+  Workers behind NAT (rgw-worker1, rgw-worker2 behind rgw-nat; logs in /run/realmgw/rgw-worker*.log):
+    node dist/src/cli/main.js workers --config orchestration/netns/gwa.demo.yaml   # endpoints + counters
+    ip netns exec ${P}public dig @100.64.1.130 _10053._tcp.worker1.gwa.demo SRV  # the leased public port
+    ip netns exec ${P}public sh -c 'echo hi | nc -N -w2 100.64.1.130 \$(dig +short @100.64.1.130 _10053._tcp.worker1.gwa.demo SRV | cut -d" " -f3)'
+
   Query www.hosta.gwa.demo four times in a row: the fourth gets no answer (3 addresses for key tcp/80;
   www.hosta holds its reservations 5 s, see policies/gwa.demo/hosta.yaml).
   Ctrl-C stops the gateway and removes the testbed.
 
 TRY
+
+mkdir -p /run/realmgw
+for w in worker1 worker2; do
+  ip netns exec "${P}$w" node orchestration/netns/echo-service.mjs "$w" 10053 >"/run/realmgw/${P}$w-echo.log" 2>&1 &
+  BACKGROUND+=($!)
+  # the agent retries until the gateway (started below) answers
+  ip netns exec "${P}$w" node dist/src/cli/main.js worker --config "orchestration/netns/$w.yaml" >"/run/realmgw/${P}$w.log" 2>&1 &
+  BACKGROUND+=($!)
+done
 
 ip netns exec "${P}gwa" node dist/src/cli/main.js run --config orchestration/netns/gwa.demo.yaml "$@" || true

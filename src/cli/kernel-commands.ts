@@ -9,6 +9,9 @@ import { renderFirewall } from '../dataplane/firewall.js';
 import { renderIpsetRestore } from '../dataplane/ipset.js';
 import { KernelState, KernelStateError } from '../dataplane/kernel-state.js';
 import { nftCheck } from '../dataplane/nft.js';
+import { cleanupNftWorkers } from '../workers/backends/nft-backend.js';
+import { DEFAULT_NFT_WORKERS_TABLE } from '../workers/backends/nft-render.js';
+import { IpvsBackend } from '../workers/backends/ipvs-backend.js';
 import { renderRuleset, type RenderedRuleset } from '../dataplane/ruleset.js';
 
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -55,6 +58,21 @@ export async function rulesCommand(inputs: GatewayInputs): Promise<number> {
 }
 
 /** realmgw cleanup [--config FILE]: removes realmgw's table, chains, jumps and ipsets; prints what it removed. */
+/**
+ * Workers' mappings: the nftables backend's own table always (it is found by name); the IPVS backend's services
+ * only with a config, because they are recognised by the configured public address and lease range.
+ */
+async function cleanupWorkerMappings(inputs: GatewayInputs | undefined): Promise<string[]> {
+  const removed: string[] = [];
+  if (await cleanupNftWorkers(new CommandRunner())) removed.push(`nft table ip ${DEFAULT_NFT_WORKERS_TABLE}`);
+  const w = inputs?.config.workers;
+  if (w?.backend === 'ipvs') {
+    await new IpvsBackend({ publicAddress: w.publicAddress, privateAddress: w.privateAddress, privateNetwork: w.privateNetwork, ports: w.ports }).cleanup();
+    removed.push(`IPVS services of realmgw on ${w.publicAddress} ports ${w.ports[0]}-${w.ports[1]}, chain RGW_IPVS_SNAT`);
+  }
+  return removed;
+}
+
 export async function cleanupCommand(inputs: GatewayInputs | undefined): Promise<number> {
   let table = DEFAULT_TABLE;
   let prefix = DEFAULT_PREFIX;
@@ -65,6 +83,7 @@ export async function cleanupCommand(inputs: GatewayInputs | undefined): Promise
   }
   try {
     const { removed } = await KernelState.cleanup({ table, prefix });
+    removed.push(...(await cleanupWorkerMappings(inputs)));
     for (const line of removed) process.stdout.write(`removed: ${line}\n`);
     if (removed.length === 0) process.stdout.write(`nothing of realmgw's found (table ip ${table}, chains ${prefix}-*, ipsets ${prefix.toLowerCase()}-*)\n`);
     return 0;

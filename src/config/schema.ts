@@ -35,6 +35,11 @@ const workersSection = z.strictObject({
   backend: z.enum(['nftables', 'ipvs']).default('nftables'),
   /** Where clients connect: every lease is a port on this address. */
   publicAddress: ipv4,
+  /**
+   * One of our zones: `<worker>.<zone>` A and `_<port>._<proto>.<worker>.<zone>` SRV are published there while a
+   * worker is registered. Default: pool.nameZone, else the first forward zone.
+   */
+  zone: z.string().min(1).optional(),
   /** The gateway's address on the private network: forwarded traffic leaves with it (FULL-NAT); never a target. */
   privateAddress: ipv4,
   /** CIDR of the network between gateway and workers; registrations from elsewhere are refused. */

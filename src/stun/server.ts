@@ -63,6 +63,7 @@ export class StunServer {
     droppedRateLimited: 0,
     sendFailed: 0,
   };
+  private lastDropLog: number | undefined;
   private lastLimitLog: number | undefined;
   private readonly now: () => number;
 
@@ -167,7 +168,18 @@ export class StunServer {
       if (d.reason === 'malformed') c.droppedMalformed++;
       else if (d.reason === 'bad-fingerprint') c.droppedBadFingerprint++;
       else c.droppedNotRequest++;
-      this.log.debug({ peer, reason: d.reason, detail: d.detail }, 'STUN packet dropped');
+      // An operator must be able to see garbage arriving, but a flood of it must not become a log flood:
+      // one info line per interval (with the totals), the rest at debug.
+      const t = this.now();
+      if (this.lastDropLog === undefined || t - this.lastDropLog >= LIMIT_LOG_INTERVAL_MS) {
+        this.lastDropLog = t;
+        this.log.info(
+          { peer, reason: d.reason, detail: d.detail, droppedMalformed: c.droppedMalformed, droppedBadFingerprint: c.droppedBadFingerprint, droppedNotRequest: c.droppedNotRequest },
+          'STUN packet dropped, not answered',
+        );
+      } else {
+        this.log.debug({ peer, reason: d.reason, detail: d.detail }, 'STUN packet dropped, not answered');
+      }
       return;
     }
     if (!this.limiter.allow(rinfo.address)) {

@@ -48,6 +48,8 @@ export async function startGateway(tb: Testbed, overrides: Json = {}): Promise<R
       zones: path.resolve(path.dirname(DEMO_CONFIG), demo.zones as string),
       policies: path.resolve(path.dirname(DEMO_CONFIG), demo.policies as string),
       admin: { socket: adminSocket },
+      // each gateway its own workers' state file: the demo's lives in /run/realmgw and is shared by testbeds
+      ...(demo.workers ? { workers: { ...(demo.workers as Json), stateFile: path.join(dir, 'workers-state.json') } } : {}),
     },
     overrides,
   );

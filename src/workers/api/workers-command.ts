@@ -12,11 +12,15 @@ export async function workersCommand(config: GatewayConfig, json: boolean, out: 
     return 1;
   }
   if (!config.workers) process.stderr.write(`realmgw: note: ${config.file} has no workers section\n`);
-  let view: WorkersView;
+  let view: WorkersView | null;
   try {
-    view = (await adminGet(config.admin.socket, '/workers')) as WorkersView;
+    view = (await adminGet(config.admin.socket, '/workers')) as WorkersView | null;
   } catch (err) {
     process.stderr.write(`realmgw: cannot read workers from ${config.admin.socket}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (view === null) {
+    process.stderr.write(`realmgw: the gateway at ${config.admin.socket} runs without workers\n`);
     return 1;
   }
   out(json ? `${JSON.stringify(view, null, 2)}\n` : formatWorkersTable(view, Date.now()));
