@@ -141,7 +141,7 @@ export class Gateway {
    */
   private async startWorkers(section: NonNullable<GatewayInputs['config']['workers']>): Promise<void> {
     const { config } = this.inputs;
-    const log = this.log.child({ component: 'workers' });
+    const log = this.log; // each part names itself (component: workers, workers-api, workers-nftables ...)
     if (config.stun) {
       const stun = new StunServer({
         address: config.stun.listen.address,
