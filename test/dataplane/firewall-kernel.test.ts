@@ -1,17 +1,16 @@
 // The rendered firewall against the real kernel, inside network namespaces this file creates and always
-// removes (rgwtfw<hex>...; every command runs under `ip netns exec`, the root namespace's tables are never
+// removes (rgwt<hex>-...; every command runs under `ip netns exec`, the root namespace's tables are never
 // touched): iptables-restore accepts the fragment, iptables-save gives back exactly the rendered rules, and
 // packets forwarded by a router namespace meet the verdicts the rules promise.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataplaneHost, DataplaneModel } from '../../src/dataplane/model.js';
 import { firewallProblems, groupSetName, renderFirewall, type FirewallRender } from '../../src/dataplane/firewall.js';
 import { loadPolicyFolder, type FirewallRule } from '../../src/policy/index.js';
-import { run } from '../support/netns.js';
+import { run, type NsProcess } from '../support/netns.js';
+import { ScratchNamespaces } from '../support/scratch-ns.js';
 import { E2E_TIMEOUT_MS, POLICIES_DIR } from '../support/repo.js';
 
 const SKIP =
@@ -20,35 +19,6 @@ const SKIP =
     : !['/usr/sbin/iptables-restore', '/usr/sbin/ipset'].every((p) => existsSync(p))
       ? 'needs iptables and ipset (orchestration/install-deps.sh)'
       : false;
-
-const BASE = `rgwtfw${randomBytes(3).toString('hex')}`;
-const created = new Set<string>();
-const children = new Set<ChildProcess>();
-
-/** Kills what we spawned and deletes our namespaces, synchronously: also on exit and on SIGINT/SIGTERM/SIGHUP. */
-function cleanupSync(): void {
-  for (const c of children) c.kill('SIGKILL');
-  children.clear();
-  for (const ns of created) spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
-  created.clear();
-}
-function onSignal(signal: NodeJS.Signals): void {
-  cleanupSync();
-  // die of the signal as we would have without this handler, unless someone else handles it
-  if (process.listenerCount(signal) <= 1) {
-    process.off(signal, onSignal);
-    process.kill(process.pid, signal);
-  }
-}
-process.on('exit', cleanupSync);
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
-
-async function addNamespace(name: string): Promise<string> {
-  created.add(name);
-  await run('ip', ['netns', 'add', name], { check: true });
-  await inNs(name, 'ip', ['link', 'set', 'lo', 'up']);
-  return name;
-}
 
 function inNs(ns: string, cmd: string, args: readonly string[], input?: string) {
   return run('ip', ['netns', 'exec', ns, cmd, ...args], { check: true, input });
@@ -141,23 +111,20 @@ function kitchenSinkModel(): DataplaneModel {
 }
 
 describe('firewall in the kernel: iptables-restore and iptables-save', { skip: SKIP, timeout: E2E_TIMEOUT_MS }, () => {
+  const scratch = new ScratchNamespaces();
   let ns = '';
   before(async () => {
-    ns = await addNamespace(BASE);
+    ns = await scratch.add('fw');
   });
-  after(async () => {
-    await run('ip', ['netns', 'delete', ns]);
-    created.delete(ns);
-  });
+  after(() => scratch.down());
 
   /** Restores `model` into a fresh namespace (after creating its group sets) and checks what iptables-save gives back. */
   async function roundTrip(model: DataplaneModel): Promise<void> {
-    const ns = await addNamespace(`${BASE}k`);
+    const ns = await scratch.add('k');
     try {
       await restoreAndCompare(ns, model);
     } finally {
-      await run('ip', ['netns', 'delete', ns]);
-      created.delete(ns);
+      await scratch.remove('k');
     }
   }
 
@@ -253,12 +220,10 @@ c.on('error', (e) => { console.log(e.code); process.exit(0); });
 `;
 
 describe('firewall in the kernel: forwarded packets', { skip: SKIP, timeout: E2E_TIMEOUT_MS }, () => {
-  const h = `${BASE}h`;
-  const r = `${BASE}r`;
-  const o = `${BASE}o`;
+  const scratch = new ScratchNamespaces();
+  const [h, r, o] = ['h', 'r', 'o'].map((n) => scratch.ns(n));
   const OTHER = '100.64.1.2';
-  let server: ChildProcess | undefined;
-  const serverLines: string[] = [];
+  let server: NsProcess;
 
   const model = modelOf([
     {
@@ -280,7 +245,7 @@ describe('firewall in the kernel: forwarded packets', { skip: SKIP, timeout: E2E
   ]);
 
   before(async () => {
-    for (const n of [h, r, o]) await addNamespace(n);
+    for (const n of ['h', 'r', 'o']) await scratch.add(n);
     await run('ip', ['-n', r, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h], { check: true });
     await run('ip', ['-n', r, 'link', 'add', 'wan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', o], { check: true });
     const cmds: [string, string[]][] = [
@@ -302,40 +267,18 @@ describe('firewall in the kernel: forwarded packets', { skip: SKIP, timeout: E2E
     await inNs(r, 'iptables-restore', ['--noflush'], restoreText(fw));
     for (const jump of fw.jumps) await inNs(r, 'iptables', ['-t', 'filter', '-I', 'FORWARD', '1', ...jump.split(' ')]);
 
-    server = spawn('ip', ['netns', 'exec', o, process.execPath, '-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.add(server);
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('echo server did not start')), 10_000);
-      let buf = '';
-      server!.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const lines = buf.split('\n');
-        buf = lines.pop()!;
-        for (const l of lines) {
-          if (l === 'ready') {
-            clearTimeout(t);
-            resolve();
-          } else serverLines.push(l);
-        }
-      });
-      server!.on('exit', () => reject(new Error('echo server exited')));
-    });
+    server = scratch.spawn('o', process.execPath, ['-e', SERVER]);
+    await server.ready((line, stream) => stream === 'stdout' && line === 'ready', 10_000);
   });
 
-  after(async () => {
-    server?.kill('SIGKILL');
-    if (server) children.delete(server);
-    for (const n of [h, r, o]) {
-      await run('ip', ['netns', 'delete', n]);
-      created.delete(n);
-    }
-  });
+  after(() => scratch.down());
 
   async function udp(from: string, to: string, port: number, ...msgs: string[]): Promise<string[]> {
     const { stdout } = await inNs(from, process.execPath, ['-e', UDP_CLIENT, to, String(port), ...msgs]);
     return JSON.parse(stdout) as string[];
   }
-  const received = (port: number) => serverLines.filter((l) => l.startsWith(`udp ${port} `)).map((l) => l.slice(`udp ${port} `.length));
+  const serverLines = () => server.lines.filter((l) => l.stream === 'stdout').map((l) => l.text);
+  const received = (port: number) => serverLines().filter((l) => l.startsWith(`udp ${port} `)).map((l) => l.slice(`udp ${port} `.length));
 
   it('allowed traffic is forwarded, and its replies pass although INGRESS drops everything', async () => {
     assert.deepEqual(await udp(h, OTHER, 25, 'hello'), ['hello']);
@@ -354,7 +297,7 @@ describe('firewall in the kernel: forwarded packets', { skip: SKIP, timeout: E2E
   it('REJECT on TCP answers with a reset (the server on :24 is never reached)', async () => {
     const { stdout } = await inNs(h, process.execPath, ['-e', TCP_CLIENT, OTHER, '24']);
     assert.equal(stdout.trim(), 'ECONNREFUSED');
-    assert.ok(!serverLines.includes('tcp 24'));
+    assert.ok(!serverLines().includes('tcp 24'));
   });
 
   it('a hashlimit rule judges every packet of a flow, not only the first', async () => {

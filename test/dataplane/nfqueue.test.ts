@@ -1,20 +1,20 @@
 // The project's NFQUEUE addon (kernel/nfqueue) against the real kernel. Must run as root.
 //
-// Traffic tests build their own two namespaces, rgwtq<hex>-c (client, 192.0.2.1) and rgwtq<hex>-g
+// Traffic tests build their own two namespaces, rgwt<hex>-c (client, 192.0.2.1) and rgwt<hex>-g
 // (gateway, 192.0.2.2), joined by a veth; iptables/nft rules live in the gateway namespace only. The
 // consumer runs in the gateway namespace as test/dataplane/fixtures/nfq-fixture.js (node cannot enter a
 // namespace), which prints one JSON line per event and takes commands on stdin. Lifecycle tests (errors,
 // close/re-open, leaks) run in this process: binding a queue number that no rule uses touches no traffic.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { NfQueue, readKernelQueueStats, NF_HOOK, type QueuedPacket } from '../../src/dataplane/nfqueue.js';
-import { NsProcess, run, type ExecOptions, type ExecResult } from '../support/netns.js';
+import { run, type ExecOptions, type ExecResult, type NsProcess } from '../support/netns.js';
+import { ScratchNamespaces } from '../support/scratch-ns.js';
 import { DIST_DIR } from '../support/repo.js';
 import type { QueueConfig, SendConfig } from './fixtures/nfq-fixture.js';
 
@@ -42,23 +42,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Two namespaces and a veth, removed by destroy() or, at the latest, when this process exits. */
 class NsPair {
-  readonly client: string;
-  readonly gw: string;
-  private procs = new Set<NsProcess>();
-  private alive = true;
-  private readonly exitHook = (): void => this.destroySync();
-
-  private constructor(prefix: string) {
-    this.client = `${prefix}-c`;
-    this.gw = `${prefix}-g`;
-    process.on('exit', this.exitHook);
-  }
+  private readonly scratch = new ScratchNamespaces();
+  readonly client = this.scratch.ns('c');
+  readonly gw = this.scratch.ns('g');
 
   static async create(): Promise<NsPair> {
-    const pair = new NsPair(`rgwtq${randomBytes(3).toString('hex')}`);
+    const pair = new NsPair();
     try {
-      await pair.host('ip', ['netns', 'add', pair.client]);
-      await pair.host('ip', ['netns', 'add', pair.gw]);
+      await pair.scratch.add('c');
+      await pair.scratch.add('g');
       await pair.host('ip', ['link', 'add', 'vcl', 'netns', pair.client, 'type', 'veth', 'peer', 'name', GW_IF, 'netns', pair.gw]);
       for (const [ns, dev, addr] of [
         [pair.client, 'vcl', CLIENT_IP],
@@ -66,7 +58,6 @@ class NsPair {
       ] as const) {
         await pair.host('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
         await pair.host('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-        await pair.host('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       }
     } catch (err) {
       await pair.destroy();
@@ -85,10 +76,7 @@ class NsPair {
   }
 
   spawnQueue(cfg: QueueConfig): QueueProc {
-    const p = new NsProcess(this.gw, process.execPath, [FIXTURE, 'queue', JSON.stringify(cfg)], { stdin: 'pipe' });
-    this.procs.add(p);
-    void p.exited.then(() => this.procs.delete(p));
-    return new QueueProc(p);
+    return new QueueProc(this.scratch.spawn('g', process.execPath, [FIXTURE, 'queue', JSON.stringify(cfg)], { stdin: 'pipe' }));
   }
 
   /** Runs the fixture's sender in the client namespace; resolves with its result line. */
@@ -100,18 +88,8 @@ class NsPair {
     return last;
   }
 
-  async destroy(): Promise<void> {
-    if (!this.alive) return;
-    await Promise.all([...this.procs].map((p) => p.stop('SIGTERM', 2_000)));
-    this.destroySync();
-  }
-
-  destroySync(): void {
-    if (!this.alive) return;
-    this.alive = false;
-    for (const p of this.procs) p.killNow();
-    for (const ns of [this.client, this.gw]) spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
-    process.off('exit', this.exitHook);
+  destroy(): Promise<void> {
+    return this.scratch.down();
   }
 }
 

@@ -1,5 +1,5 @@
 // NAT discovery through real Linux NAT, in three network namespaces this file creates and always removes
-// (rgwtstun<hex>-cli, -nat, -pub; packets stay inside them):
+// (rgwt<hex>-cli, -nat, -pub; packets stay inside them):
 //
 //   -cli  eth0 10.77.0.2/24 ---- lan0 10.77.0.1/24  -nat  wan0 198.51.100.1/24 ---- eth0 198.51.100.10/24  -pub
 //         default via 10.77.0.1                      (nft rules per case)              198.51.100.11/24
@@ -11,13 +11,12 @@
 // discoverNat in -cli from its own local port. The result must name the behaviour the rules implement.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatDiscovery } from '../../src/stun/discover.js';
-import { NsProcess, run } from '../support/netns.js';
+import { run } from '../support/netns.js';
+import { ScratchNamespaces } from '../support/scratch-ns.js';
 
 const SKIP =
   process.getuid?.() !== 0
@@ -27,40 +26,19 @@ const SKIP =
       : false;
 
 const AGENT = join(dirname(fileURLToPath(import.meta.url)), 'ns-agent.js');
-const BASE = `rgwtstun${randomBytes(3).toString('hex')}`;
-const NS = { cli: `${BASE}-cli`, nat: `${BASE}-nat`, pub: `${BASE}-pub` };
+const scratch = new ScratchNamespaces();
+const NS = { cli: scratch.ns('cli'), nat: scratch.ns('nat'), pub: scratch.ns('pub') };
 const A1 = '198.51.100.10';
 const A2 = '198.51.100.11';
 const NAT_WAN = '198.51.100.1';
 const CLIENT = '10.77.0.2';
-
-const created = new Set<string>();
-let server: NsProcess | undefined;
-
-/** Kills the server and deletes our namespaces, synchronously: also on exit and on SIGINT/SIGTERM/SIGHUP. */
-function cleanupSync(): void {
-  server?.killNow();
-  for (const ns of created) spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
-  created.clear();
-}
-function onSignal(signal: NodeJS.Signals): void {
-  cleanupSync();
-  if (process.listenerCount(signal) <= 1) {
-    process.off(signal, onSignal);
-    process.kill(process.pid, signal);
-  }
-}
 
 const inNs = (ns: string, cmd: string, args: readonly string[], input?: string) =>
   run('ip', ['netns', 'exec', ns, cmd, ...args], { check: true, input });
 const ipIn = (ns: string, ...args: string[]) => run('ip', ['-n', ns, ...args], { check: true });
 
 async function buildTopology(): Promise<void> {
-  for (const ns of Object.values(NS)) {
-    created.add(ns);
-    await run('ip', ['netns', 'add', ns], { check: true });
-    await ipIn(ns, 'link', 'set', 'lo', 'up');
-  }
+  for (const node of Object.keys(NS)) await scratch.add(node);
   await ipIn(NS.nat, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS.cli);
   await ipIn(NS.nat, 'link', 'add', 'wan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS.pub);
   await ipIn(NS.cli, 'addr', 'add', `${CLIENT}/24`, 'dev', 'eth0');
@@ -157,24 +135,13 @@ const CASES: Case[] = [
 
 describe('NAT discovery through Linux NAT in namespaces', { skip: SKIP, timeout: 120_000 }, () => {
   before(async () => {
-    process.on('exit', cleanupSync);
-    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
     await buildTopology();
     const opts = { address: A1, port: 3478, alternateAddress: A2, alternatePort: 3479 };
-    server = new NsProcess(NS.pub, process.execPath, [AGENT, 'server', JSON.stringify(opts)]);
+    const server = scratch.spawn('pub', process.execPath, [AGENT, 'server', JSON.stringify(opts)]);
     await server.ready(/"ready"/, 10_000);
   });
 
-  after(async () => {
-    await server?.stop('SIGTERM', 2_000);
-    server = undefined;
-    for (const ns of [...created]) {
-      await run('ip', ['netns', 'delete', ns]);
-      created.delete(ns);
-    }
-    process.off('exit', cleanupSync);
-    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
-  });
+  after(() => scratch.down());
 
   CASES.forEach((c, i) => {
     it(c.name, async () => {

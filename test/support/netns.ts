@@ -352,12 +352,36 @@ export class NsProcess {
 
 /* ---------- exit-time cleanup ---------- */
 
-const live = new Set<Testbed>();
+/** Something a test set up in the kernel that must still go when the process ends before its async teardown. */
+export interface ExitTeardown {
+  /** Removes everything, synchronously (exit and signal handlers cannot wait). */
+  downSync(): void;
+}
+
+const live = new Set<ExitTeardown>();
 const CLEANUP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let hooksInstalled = false;
 
+/**
+ * downSync() `x` when the process exits (normally, by an uncaught error, or by SIGINT/SIGTERM/SIGHUP) unless
+ * forgetAtExit(x) came first. Register before creating anything, so that an interrupted set-up is removed too.
+ */
+export function teardownAtExit(x: ExitTeardown): void {
+  live.add(x);
+  installHooks();
+}
+
+/** x has been torn down by its owner; the hooks go with the last registration. */
+export function forgetAtExit(x: ExitTeardown): void {
+  live.delete(x);
+  if (live.size === 0) removeHooks();
+}
+
 function cleanupAllSync(): void {
-  for (const tb of [...live]) tb.downSync();
+  for (const x of [...live]) {
+    x.downSync();
+    live.delete(x);
+  }
 }
 
 function onSignal(signal: NodeJS.Signals): void {
@@ -449,8 +473,7 @@ export class Testbed {
     const prefix = opts.prefix ?? `rgwt${randomBytes(3).toString('hex')}-`;
     if (!/^[A-Za-z][A-Za-z0-9_.-]{0,39}$/.test(prefix)) throw new Error(`invalid testbed prefix '${prefix}'`);
     const tb = new Testbed(prefix);
-    live.add(tb); // before building: an interrupted up is cleaned up too
-    installHooks();
+    teardownAtExit(tb); // before building: an interrupted up is cleaned up too
     const r = await runScript(prefix, 'up');
     if (r.code !== 0) {
       await tb.down().catch(() => undefined);
@@ -516,8 +539,7 @@ export class Testbed {
     this.isUp = false;
     await Promise.all([...this.procs].map((p) => p.stop('SIGTERM', 2_000)));
     const r = await runScript(this.prefix, 'down');
-    live.delete(this);
-    if (live.size === 0) removeHooks();
+    forgetAtExit(this);
     if (r.code !== 0) throw new ExecError(`RGW_PREFIX=${this.prefix} ${TESTBED_SCRIPT} down`, r);
   }
 

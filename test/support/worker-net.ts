@@ -5,11 +5,10 @@
 //
 // The worker's default route points at 10.77.0.254, a neighbour that is not the gateway (and does not exist):
 // a reply addressed to the client leaves that way and is lost, so a flow only works when the gateway rewrites
-// the source to its own private address (FULL-NAT). Names are rgwt<6 hex>-cli/-gw/-wk; namespaces still up when
-// the process exits (normally, by an uncaught error, or by SIGINT/SIGTERM/SIGHUP) are deleted synchronously.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { type ExecOptions, type ExecResult, NsProcess, type SpawnOptions, run } from './netns.js';
+// the source to its own private address (FULL-NAT). Names are rgwt<6 hex>-cli/-gw/-wk (ScratchNamespaces:
+// removed by down() or, at the latest, when the process exits).
+import { type ExecOptions, type ExecResult, type NsProcess, type SpawnOptions, run } from './netns.js';
+import { ScratchNamespaces } from './scratch-ns.js';
 
 export type WorkerNetNode = 'cli' | 'gw' | 'wk';
 const NODES: readonly WorkerNetNode[] = ['cli', 'gw', 'wk'];
@@ -26,39 +25,14 @@ export const WORKER_NET = {
   elsewhere: '10.77.0.254',
 } as const;
 
-const live = new Set<WorkerNet>();
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-let hooked = false;
-
-function downAllSync(): void {
-  for (const net of [...live]) net.downSync();
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  downAllSync();
-  if (process.listenerCount(signal) <= 1) {
-    process.off(signal, onSignal);
-    process.kill(process.pid, signal);
-  }
-}
-
-function hook(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', downAllSync);
-  for (const s of SIGNALS) process.on(s, onSignal);
-}
-
 export class WorkerNet {
-  private readonly procs = new Set<NsProcess>();
+  private readonly scratch = new ScratchNamespaces();
 
-  private constructor(readonly prefix: string) {}
+  private constructor() {}
 
   /** Builds the three namespaces; on any failure removes what was built and throws. */
   static async up(): Promise<WorkerNet> {
-    const net = new WorkerNet(`rgwt${randomBytes(3).toString('hex')}-`);
-    live.add(net); // before building: an interrupted build is removed too
-    hook();
+    const net = new WorkerNet();
     try {
       await net.build();
     } catch (err) {
@@ -68,42 +42,32 @@ export class WorkerNet {
     return net;
   }
 
+  get prefix(): string {
+    return this.scratch.prefix;
+  }
+
   ns(node: WorkerNetNode): string {
-    return `${this.prefix}${node}`;
+    return this.scratch.ns(node);
   }
 
   exec(node: WorkerNetNode, cmd: string, args: readonly string[] = [], opts: ExecOptions = {}): Promise<ExecResult> {
-    return run('ip', ['netns', 'exec', this.ns(node), cmd, ...args], opts);
+    return this.scratch.exec(node, cmd, args, opts);
   }
 
   /** A long-running process in a namespace; down() stops it if the test did not. */
   spawn(node: WorkerNetNode, cmd: string, args: readonly string[] = [], opts: SpawnOptions = {}): NsProcess {
-    const p = new NsProcess(this.ns(node), cmd, args, opts);
-    this.procs.add(p);
-    void p.exited.then(() => this.procs.delete(p));
-    return p;
+    return this.scratch.spawn(node, cmd, args, opts);
   }
 
   /** Stops spawned processes and deletes the namespaces (only ours, by name). Idempotent. */
-  async down(): Promise<void> {
-    await Promise.all([...this.procs].map((p) => p.stop('SIGTERM', 2_000)));
-    for (const node of NODES) await run('ip', ['netns', 'del', this.ns(node)]);
-    live.delete(this);
-  }
-
-  downSync(): void {
-    for (const p of this.procs) p.killNow();
-    for (const node of NODES) spawnSync('ip', ['netns', 'del', this.ns(node)], { stdio: 'ignore' });
-    live.delete(this);
+  down(): Promise<void> {
+    return this.scratch.down();
   }
 
   private async build(): Promise<void> {
     const [cli, gw, wk] = NODES.map((n) => this.ns(n));
+    for (const node of NODES) await this.scratch.add(node);
     const ip = (...args: string[]) => run('ip', args, { check: true });
-    for (const ns of [cli, gw, wk]) {
-      await ip('netns', 'add', ns);
-      await ip('-n', ns, 'link', 'set', 'lo', 'up');
-    }
     await ip('link', 'add', 'c0', 'netns', cli, 'type', 'veth', 'peer', 'name', 'pub0', 'netns', gw);
     await ip('link', 'add', 'w0', 'netns', wk, 'type', 'veth', 'peer', 'name', 'prv0', 'netns', gw);
     const addr = async (ns: string, dev: string, cidr: string) => {
@@ -116,6 +80,6 @@ export class WorkerNet {
     await addr(wk, 'w0', `${WORKER_NET.worker}/24`);
     await ip('-n', cli, 'route', 'add', 'default', 'via', WORKER_NET.public);
     await ip('-n', wk, 'route', 'add', 'default', 'via', WORKER_NET.elsewhere);
-    await run('ip', ['netns', 'exec', gw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], { check: true });
+    await this.exec('gw', 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'], { check: true });
   }
 }
