@@ -28,6 +28,7 @@ import { summarizeProfile } from './cpuprofile-top.js';
 import { benchDataplane, DATAPLANE_MEASUREMENTS, type DataplaneSettings, type Row } from './flows-bench.js';
 import { adminGet } from '../src/admin/admin-client.js';
 import { encodeQuery } from './dns-query.js';
+import { benchWorkers, WORKERS_HEADER, WORKERS_MEASUREMENTS, workersSettingsFromEnv } from './workers-bench.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -39,7 +40,8 @@ const DEFAULT_RATES = '250,500,750,1000,1500,2000,2500,3000,3500,4000,5000,6000'
 const HELP = `dns-bench: realmgw's DNS front against Knot DNS on loopback (dnsperf), then its data plane in namespaces
 
 Usage: node dist/bench/dns-bench.js [--only LIST] [--seconds N] [--warmup N] [--profile DIR] [data-plane options]
-  --only LIST     comma list of knot,floor,static,alloc,rss,flows-nfqueue,flows-nftset,latency
+  --only LIST     comma list of knot,floor,static,alloc,rss,flows-nfqueue,flows-nftset,latency,
+                  workers-register,workers-throughput
                   (default all; env BENCH_ONLY)
   --seconds N     length of each measured dnsperf run (default 10; env BENCH_SECONDS)
   --warmup N      unmeasured dnsperf seconds before each measured run (default 2; env BENCH_WARMUP)
@@ -55,7 +57,11 @@ Data plane (flows-nfqueue, flows-nftset, latency):
   --latency-flows N  pool flows (and as many static DNAT flows) per mode for latency (default 1000;
                      env BENCH_LATENCY_FLOWS)
   --flow-close WHO   client (default): the client closes first and keeps TIME_WAIT; server: the host closes
-                     first, as test/support/flow-server does (env BENCH_FLOW_CLOSE)`;
+                     first, as test/support/flow-server does (env BENCH_FLOW_CLOSE)
+Workers (workers-register, workers-throughput; environment only):
+  BENCH_WORKERS (1000), BENCH_WORKER_PORTS (5), BENCH_WORKERS_CONCURRENCY (64): workers registering, TCP ports
+  each, requests in flight; BENCH_THROUGHPUT_SECONDS (5), BENCH_THROUGHPUT_ROUNDS (3): bulk transfer length
+  and lease/direct pairs`;
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Settings                                                                                                     */
@@ -69,7 +75,7 @@ interface Settings {
 }
 
 const DNS_MEASUREMENTS = ['knot', 'floor', 'static', 'alloc', 'rss'];
-const ALL = [...DNS_MEASUREMENTS, ...DATAPLANE_MEASUREMENTS];
+const ALL = [...DNS_MEASUREMENTS, ...DATAPLANE_MEASUREMENTS, ...WORKERS_MEASUREMENTS];
 
 function parseSettings(argv: string[]): Settings | { summarize: string } {
   const env = process.env;
@@ -914,6 +920,14 @@ async function main(): Promise<number> {
   const s = parsed;
   const dnsSelected = DNS_MEASUREMENTS.some((m) => s.only.has(m));
   const dataplaneSelected = DATAPLANE_MEASUREMENTS.some((m) => s.only.has(m));
+  const workersSelected = WORKERS_MEASUREMENTS.some((m) => s.only.has(m));
+  let workersSettings: ReturnType<typeof workersSettingsFromEnv> | undefined;
+  try {
+    // checked before any row runs: a typo must not surface after minutes of DNS measurements
+    if (workersSelected) workersSettings = workersSettingsFromEnv(s.only, s.profileDir);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   if (!existsSync(ZONE_FILE)) throw new Error(`${ZONE_FILE} is missing`);
   const work = makeTempDir('queries');
   const staticFile = writeQueryFile(work, 'static.txt', STATIC_QUERIES);
@@ -996,6 +1010,18 @@ async function main(): Promise<number> {
     }
   }
 
+  let workers: Awaited<ReturnType<typeof benchWorkers>> | undefined;
+  if (workersSettings) {
+    try {
+      workers = await benchWorkers(workersSettings);
+      if (workers.failed) failed = true;
+    } catch (err) {
+      failed = true;
+      say(`workers failed: ${(err as Error).stack ?? String(err)}`);
+      workers = { rows: WORKERS_MEASUREMENTS.filter((m) => s.only.has(m)).map((m) => errorRow(m, err)), notes: [], failed: true };
+    }
+  }
+
   if (dnsSelected) {
     if (command) notes.push(`each run: \`${command.replace(/-p \d+/, '-p PORT').replace(/-d \S+/, '-d QUERIES')}\` after a ${s.warmup} s unmeasured warm-up`);
     notes.push(`static queries: ${STATIC_QUERIES.join(', ')}; allocating queries: A for ${SERVICES.length} service names (${SERVICES[0].fqdn} ...), pool ${POOL_CIDR} (${POOL_SIZE.toLocaleString('en-US')} addresses)`);
@@ -1010,6 +1036,10 @@ async function main(): Promise<number> {
     if (!dnsSelected) dpNotes.push(`node ${process.version}; load average before ${loadBefore}, after ${loadAfter}`);
     else dpNotes.push(`load average after the DNS rows ${loadAfterDns}, after the data plane ${loadAfter}`);
     printTable(dataplane.rows, dpNotes, DATAPLANE_HEADER);
+  }
+  if (workers) {
+    const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    printTable(workers.rows, [...workers.notes, `node ${process.version}; load average before the first row ${loadBefore}, after the workers rows ${loadAfter}`], WORKERS_HEADER);
   }
   return failed ? 1 : 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What `npm run bench` runs: installs/builds what is missing, then the benchmark harness (bench/dns-bench.ts,
-# compiled to dist/bench/dns-bench.js: the DNS rows, then the data-plane rows of bench/flows-bench.ts). It prints
-# numbers; it is not a test and does not gate on its targets: the exit status is non-zero only when a
-# measurement could not be run.
+# compiled to dist/bench/dns-bench.js: the DNS rows, then the data-plane rows of bench/flows-bench.ts, then the
+# workers rows of bench/workers-bench.ts). It prints numbers; it is not a test and does not gate on its targets:
+# the exit status is non-zero only when a measurement could not be run.
 #
 #   BENCH_SECONDS  length of each dnsperf run (default 10)
 #   BENCH_WARMUP   seconds of unmeasured dnsperf load before each measured run (default 2; 0 = none)
@@ -13,8 +13,14 @@
 #                    flows-nfqueue,flows-nftset (confirmed new TCP flows/s: DNS query + connect +
 #                    request/response, 3-address pool, stepped offered rate), latency (first-packet TCP
 #                    connect time to a fresh reservation in both modes against a static DNAT rule)
+#                    workers (a testbed with the NAT router and workers, bench/workers-bench.ts):
+#                    workers-register (1,000 workers x 5 ports registered over the real API, every mapping
+#                    in the kernel; target < 2 s), workers-throughput (bulk TCP through a lease against plain
+#                    routing to the same sink in the same run; target >= 0.9x)
 #   BENCH_FLOW_SECONDS, BENCH_FLOW_WARMUP, BENCH_FLOW_RATES, BENCH_FLOW_CLIENTS, BENCH_FLOW_NAMES,
 #   BENCH_LATENCY_FLOWS   data-plane knobs (see --help)
+#   BENCH_WORKERS, BENCH_WORKER_PORTS, BENCH_WORKERS_CONCURRENCY, BENCH_THROUGHPUT_SECONDS,
+#   BENCH_THROUGHPUT_ROUNDS   workers knobs (see --help)
 #   BENCH_PROFILE  a folder: run realmgw under `node --cpu-prof` there and print where its time goes
 #                  (V8 charges native and kernel time to the JS frame that called it: dgram's doSend
 #                  is mostly the kernel's sendmsg; `perf record -g` with node --perf-basic-prof splits it)
