@@ -60,7 +60,7 @@ Data plane (flows-nfqueue, flows-nftset, latency):
                      first, as test/support/flow-server does (env BENCH_FLOW_CLOSE)
 Workers (workers-register, workers-throughput; environment only):
   BENCH_WORKERS (1000), BENCH_WORKER_PORTS (5), BENCH_WORKERS_CONCURRENCY (64): workers registering, TCP ports
-  each, requests in flight; BENCH_THROUGHPUT_SECONDS (5), BENCH_THROUGHPUT_ROUNDS (3): bulk transfer length
+  each, requests in flight; BENCH_THROUGHPUT_SECONDS (5), BENCH_THROUGHPUT_ROUNDS (5): bulk transfer length
   and lease/direct pairs`;
 
 /* ------------------------------------------------------------------------------------------------------------ */

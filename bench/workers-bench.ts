@@ -67,7 +67,7 @@ export function workersSettingsFromEnv(only: Set<string>, profileDir: string | u
     portsPerWorker: int('BENCH_WORKER_PORTS', 5, 1, 8),
     concurrency: int('BENCH_WORKERS_CONCURRENCY', 64, 1, 1000),
     throughputSeconds: int('BENCH_THROUGHPUT_SECONDS', 5, 1, 120),
-    throughputRounds: int('BENCH_THROUGHPUT_ROUNDS', 3, 1, 20),
+    throughputRounds: int('BENCH_THROUGHPUT_ROUNDS', 5, 1, 20),
     profileDir,
   };
 }
@@ -341,6 +341,8 @@ async function throughputRows(tb: Testbed, sink: NsProcess, s: WorkersSettings):
   const [worker] = makeBenchWorkers(1, 'bulk');
   const g = await startGateway(tb, 'throughput', [worker], 1, s);
   const runs: Transfer[] = [];
+  /** lease / direct of each round: both measured back to back, so a slow drift of the machine cancels out */
+  const roundRatios: number[] = [];
   const problems: string[] = [];
   const stopProblems: string[] = [];
   let counted = NaN;
@@ -356,9 +358,13 @@ async function throughputRows(tb: Testbed, sink: NsProcess, s: WorkersSettings):
     for (let round = 0; round < s.throughputRounds; round++) {
       // ABBA order: a drift of the machine's load over the run weighs on both paths alike
       const order: Path[] = round % 2 === 0 ? ['lease', 'direct'] : ['direct', 'lease'];
+      const pair = new Map<Path, number>();
       for (const p of order) {
-        runs.push(p === 'lease' ? await transfer(tb, 'lease', lease.publicPort, s, sink) : await withDirectRoutes(tb, () => transfer(tb, 'direct', BULK_PORT, s, sink)));
+        const t = p === 'lease' ? await transfer(tb, 'lease', lease.publicPort, s, sink) : await withDirectRoutes(tb, () => transfer(tb, 'direct', BULK_PORT, s, sink));
+        runs.push(t);
+        pair.set(p, t.gbit);
       }
+      roundRatios.push(pair.get('lease')! / pair.get('direct')!);
     }
     counted = await leaseBytesIn(tb, lease.publicPort);
     const sent = runs.filter((r) => r.path === 'lease').reduce((a, r) => a + r.bytes, 0);
@@ -372,8 +378,17 @@ async function throughputRows(tb: Testbed, sink: NsProcess, s: WorkersSettings):
   const lease = median(of('lease').map((r) => r.gbit));
   const direct = median(of('direct').map((r) => r.gbit));
   const ratio = lease / direct;
-  const list = (p: Path) => of(p).map((r) => r.gbit.toFixed(2)).join(', ');
-  const cpuOf = (p: Path) => formatCpu(of(p)[of(p).length >> 1].cpu);
+  // per run, what else the machine did: a slow run with idle CPU or busy strangers is noise, not the lease
+  const brief = (r: Transfer) => {
+    const m = r.cpu.machine;
+    const others = Math.max(0, m.user + m.system - r.cpu.processes.reduce((a, p) => a + p.pct, 0));
+    return `${r.gbit.toFixed(2)} (machine idle ${m.idle.toFixed(0)}%, other processes ${others.toFixed(0)}%)`;
+  };
+  const list = (p: Path) => of(p).map(brief).join(', ');
+  const cpuOf = (p: Path) => {
+    const sorted = [...of(p)].sort((a, b) => a.gbit - b.gbit);
+    return formatCpu(sorted[(sorted.length - 1) >> 1].cpu);
+  };
   const invalid = problems.length > 0;
   return [
     {
@@ -383,7 +398,7 @@ async function throughputRows(tb: Testbed, sink: NsProcess, s: WorkersSettings):
       target: '-',
       verdict: invalid ? 'INVALID' : '-',
       lost: '0',
-      notes: [`runs (Gbit/s): ${list('direct')}; CPU of a run: ${cpuOf('direct')}`],
+      notes: [`runs in order, Gbit/s: ${list('direct')}; CPU of the median run: ${cpuOf('direct')}`],
     },
     {
       measurement: 'forwarded TCP throughput through a lease (nftables DNAT + FULL-NAT SNAT, per-lease counters)',
@@ -394,7 +409,8 @@ async function throughputRows(tb: Testbed, sink: NsProcess, s: WorkersSettings):
       lost: '0',
       notes: [
         ...problems.map((p) => `problem: ${p}`),
-        `runs (Gbit/s): ${list('lease')}; the lease's traffic_in counter: ${fmtInt(counted / 1e6)} MB; CPU of a run: ${cpuOf('lease')}`,
+        `runs in order, Gbit/s: ${list('lease')}; the lease's traffic_in counter: ${fmtInt(counted / 1e6)} MB; CPU of the median run: ${cpuOf('lease')}`,
+        `ratio per round (lease / direct measured back to back): ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; median ${median(roundRatios).toFixed(2)}x (the result column: median lease / median direct)`,
         ...stopProblems.map((p) => `after the measurement: ${p}`),
       ],
     },
