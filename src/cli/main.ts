@@ -5,6 +5,7 @@ import { loadInputs } from '../inputs.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { cleanupCommand, rulesCommand } from './kernel-commands.js';
+import { stopSignal } from './stop-signal.js';
 import { loadConfig } from '../config/load-config.js';
 import { workerCommand } from '../worker-agent/command.js';
 import { workersCommand } from '../workers/api/workers-command.js';
@@ -110,14 +111,7 @@ async function main(argv: string[]): Promise<number> {
   }
   log.info({ endpoints: gateway.endpoints, pool: inputs.config.poolAddresses.length }, 'realmgw running');
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await stopSignal(log);
   await gateway.stop();
   log.info('stopped');
   return 0;

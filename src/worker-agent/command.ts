@@ -3,6 +3,7 @@
  * deregisters and exits 0. `--once` discovers, registers, prints the endpoints as one JSON line on stdout
  * and exits (logs go to stderr so stdout stays machine-readable); the leases stay until they expire.
  */
+import { stopSignal } from '../cli/stop-signal.js';
 import { pino } from 'pino';
 import { InputError, formatProblem } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -29,12 +30,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions): P
   const root = opts.once ? pino({ level, name: 'realmgw' }, pino.destination(2)) : createLogger(level, opts.pretty ?? process.stdout.isTTY === true);
   const log = root.child({ worker: config.name });
   const agent = new WorkerAgent(config, log);
-  const stop = (signal: string) => {
-    log.info({ signal }, 'stopping');
-    agent.stop();
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  void stopSignal(log).then(() => agent.stop());
 
   try {
     if (opts.once) {
