@@ -12,13 +12,13 @@ import { TcpListener } from './dns/server/tcp-listener.js';
 import { UdpListener } from './dns/server/udp-listener.js';
 import { formatIpv4 } from './util/ipv4.js';
 import { Dataplane } from './dataplane/dataplane.js';
-import { NO_DYNAMIC_NAMES, workerNames } from './dns/authority/worker-names.js';
+import { NO_DYNAMIC_NAMES, WorkerNameTable } from './dns/authority/worker-names.js';
 import { workerZone } from './inputs.js';
 import { StunServer } from './stun/server.js';
 import { WorkersApiServer } from './workers/api/server.js';
 import { createMappingBackend } from './workers/backends/create.js';
 import { workersConfigOf } from './config/load-config.js';
-import { WorkersService, type WorkerRecords } from './workers/service.js';
+import { WorkersService } from './workers/service.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -162,25 +162,22 @@ export class Gateway {
       heartbeatMs: section.heartbeatMs,
       log,
     });
-    service.onRecordsChange((records) => this.publishWorkers(records, zone, section.publicAddress));
+    const names = new WorkerNameTable(zone, section.publicAddress);
+    this.views.wan.dynamic = names;
+    this.views.lan.dynamic = names;
+    service.onWorkersChange((changed) => {
+      for (const [name, record] of changed) {
+        names.set(name, record?.leases.map((l) => ({ protocol: l.protocol, port: l.target.port, publicPort: l.publicPort })));
+      }
+      // Cached answers may say NXDOMAIN for a worker that just registered, or name a port it just lost.
+      for (const h of this.handlers) h.invalidate();
+    });
     await service.start();
     this.started.push(service);
     this.workers = service;
     const api = new WorkersApiServer({ address: section.api.listen.address, port: section.api.listen.port, service, log });
     await api.start();
     this.started.push(api);
-  }
-
-  private publishWorkers(records: WorkerRecords, zone: string, publicAddress: string): void {
-    const names = workerNames(
-      [...records].map(([name, r]) => ({ name, leases: r.leases.map((l) => ({ protocol: l.protocol, port: l.target.port, publicPort: l.publicPort })) })),
-      zone,
-      publicAddress,
-    );
-    this.views.wan.dynamic = names;
-    this.views.lan.dynamic = names;
-    // Cached answers may say NXDOMAIN for a worker that just registered, or name a port it just lost.
-    for (const h of this.handlers) h.invalidate();
   }
 
   private async listen(view: 'wan' | 'lan', handler: QueryHandler, listeners: { address: string; port: number }[], metrics: DnsMetrics) {

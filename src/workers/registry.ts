@@ -203,6 +203,12 @@ export class Registry {
     return out.sort(compareLeases);
   }
 
+  /** One worker's registration, if it holds one (O(its leases), for per-change listeners). */
+  worker(name: string): WorkerView | undefined {
+    const r = this.registrations.get(name);
+    return r === undefined ? undefined : { name: r.worker, address: r.address, lastSeen: r.lastSeen, leases: sortedLeases(r.leases) };
+  }
+
   workers(): WorkerView[] {
     return [...this.registrations.values()]
       .map((r) => ({ name: r.worker, address: r.address, lastSeen: r.lastSeen, leases: sortedLeases(r.leases) }))
@@ -222,9 +228,15 @@ export class Registry {
     };
   }
 
-  /** The state to persist, in canonical order; restore(config, snapshot(), {now}) rebuilds this registry. */
-  snapshot(): RegistryState {
-    const registrations = this.workers().map((w) => ({
+  /**
+   * The state to persist, in canonical order; restore(config, snapshot(), {now}) rebuilds this registry.
+   * `canonical: false` skips the sorting (restore does not need it): for an undo point taken before every
+   * change, where sorting 5,000 leases each time was a tenth of the cost of registering 1,000 workers.
+   */
+  snapshot(opts: { canonical?: boolean } = {}): RegistryState {
+    const canonical = opts.canonical ?? true;
+    const views = canonical ? this.workers() : [...this.registrations.values()].map((r) => ({ name: r.worker, address: r.address, lastSeen: r.lastSeen, leases: [...r.leases.values()] }));
+    const registrations = views.map((w) => ({
       worker: w.name,
       address: w.address,
       lastSeen: w.lastSeen,
@@ -232,7 +244,8 @@ export class Registry {
     }));
     const coolDowns: SavedCoolDown[] = [];
     for (const protocol of PROTOCOLS) {
-      const running = this.allocators[protocol].coolDowns(this.clock).sort((a, b) => a.port - b.port);
+      const running = this.allocators[protocol].coolDowns(this.clock);
+      if (canonical) running.sort((a, b) => a.port - b.port);
       for (const c of running) coolDowns.push({ protocol, publicPort: c.port, until: c.until });
     }
     return { registrations, coolDowns };

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildViews } from '../../src/dns/authority/views.js';
 import type { ZoneSource } from '../../src/dns/authority/zone-tree.js';
-import { NO_DYNAMIC_NAMES, workerNames } from '../../src/dns/authority/worker-names.js';
+import { NO_DYNAMIC_NAMES, WorkerNameTable, workerNames } from '../../src/dns/authority/worker-names.js';
 import { decide, QTYPE } from '../../src/dns/answer/decide.js';
 import { RCODE } from '../../src/dns/wire/parse-query.js';
 
@@ -59,5 +59,28 @@ describe('worker names in DNS', () => {
   it('without registrations the names are gone', () => {
     const spec = decide({ ...wan, dynamic: NO_DYNAMIC_NAMES }, 'worker1.gwa.demo', QTYPE.A, 1);
     assert.equal(spec.kind === 'answer' && spec.spec.rcode, RCODE.NXDOMAIN);
+  });
+});
+
+describe('WorkerNameTable: one worker at a time', () => {
+  it('replacing a worker changes only its names; removing it removes all of them', () => {
+    const table = new WorkerNameTable('gwa.demo', '100.64.1.130');
+    table.set('w1', [{ protocol: 'tcp', port: 80, publicPort: 20001 }, { protocol: 'udp', port: 53, publicPort: 20002 }]);
+    table.set('w2', [{ protocol: 'tcp', port: 80, publicPort: 20003 }]);
+    table.set('w1', [{ protocol: 'tcp', port: 8080, publicPort: 20004 }]);
+    const v = { ...wan, dynamic: table };
+    const srv = (name: string) => {
+      const d = decide(v, name, QTYPE.SRV, 1);
+      return d.kind === 'answer' ? d.spec : assert.fail('not an answer');
+    };
+    assert.equal(srv('_80._tcp.w1.gwa.demo').rcode, RCODE.NXDOMAIN, 'the old service is gone');
+    assert.equal(srv('_53._udp.w1.gwa.demo').rcode, RCODE.NXDOMAIN);
+    assert.equal(srv('_udp.w1.gwa.demo').rcode, RCODE.NXDOMAIN, 'and its empty non-terminal');
+    assert.equal((srv('_8080._tcp.w1.gwa.demo').answers[0]!.data as { port: number }).port, 20004);
+    assert.equal((srv('_80._tcp.w2.gwa.demo').answers[0]!.data as { port: number }).port, 20003, 'w2 untouched');
+    table.set('w1', undefined);
+    assert.equal(decide(v, 'w1.gwa.demo', QTYPE.A, 1).kind === 'answer' && (decide(v, 'w1.gwa.demo', QTYPE.A, 1) as { spec: { rcode: number } }).spec.rcode, RCODE.NXDOMAIN);
+    assert.deepEqual([...table.records.keys()].sort(), ['_80._tcp.w2.gwa.demo', 'w2.gwa.demo']);
+    assert.deepEqual([...table.nonTerminals], ['_tcp.w2.gwa.demo']);
   });
 });

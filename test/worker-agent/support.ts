@@ -26,6 +26,8 @@ export class RecordingBackend implements MappingBackend {
   readonly mapped = new Map<string, Lease>();
   readonly calls: BackendCall[] = [];
   failing = false;
+  /** Refuses any diff that adds a lease of this worker (a bad change inside a merged batch). */
+  refuseWorker: string | undefined;
   /** Milliseconds each apply takes (to provoke overlapping requests). */
   delayMs = 0;
   counterValues = new Map<string, Counters>();
@@ -47,6 +49,7 @@ export class RecordingBackend implements MappingBackend {
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
       if (!this.running) throw new Error('RecordingBackend: apply() while not started');
       if (this.failing) throw new Error('RecordingBackend: the kernel said no');
+      if (diff.add.some((l) => l.worker === this.refuseWorker)) throw new Error(`RecordingBackend: the kernel said no to ${this.refuseWorker}`);
       // Checked before anything changes: a refused diff leaves the mappings as they were.
       const removed = new Set<string>();
       for (const l of diff.remove) {

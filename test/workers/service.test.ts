@@ -4,7 +4,7 @@ import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { StateFileError } from '../../src/workers/errors.js';
-import { WorkersService } from '../../src/workers/service.js';
+import { mergeDiffs, WorkersService } from '../../src/workers/service.js';
 import type { Service } from '../../src/workers/lease.js';
 import { memoryLogger } from '../stun/support.js';
 import { makeTempDir } from '../support/repo.js';
@@ -33,14 +33,37 @@ async function service(t: { after: (fn: () => Promise<void>) => void }, over: { 
   return { s, backend, lines, stateFile };
 }
 
-test('changes run one at a time in arrival order, even with a slow kernel', async (t) => {
+test('changes run in arrival order, never overlapping in the kernel; those queued behind a slow kernel share one transaction', async (t) => {
   const names = Array.from({ length: 20 }, (_, i) => `w${i}`);
   const { s, backend } = await service(t, { names });
   backend.delayMs = 5;
   const results = await Promise.all(names.flatMap((n) => [s.register(n, secretOf(n), FROM, [TCP_10053, UDP_10053]), s.heartbeat(n, secretOf(n), FROM)]));
   assert.ok(results.every((r) => r.ok), JSON.stringify(results.find((r) => !r.ok)));
   assert.equal(backend.mapped.size, 40);
-  assert.equal(backend.applies().length, 20, 'one kernel change per registration, none for heartbeats');
+  const applies = backend.applies();
+  assert.equal(applies.length, 2, 'the first registration alone, then everything queued behind it at once');
+  assert.deepEqual(applies.map((d) => d.add.length), [2, 38]);
+});
+
+test('a change the kernel refuses inside a merged batch fails alone; the others are mapped', async (t) => {
+  const names = Array.from({ length: 6 }, (_, i) => `w${i}`);
+  const { s, backend } = await service(t, { names });
+  backend.delayMs = 5;
+  backend.refuseWorker = 'w3';
+  const results = await Promise.all(names.map((n) => s.register(n, secretOf(n), FROM, [TCP_10053])));
+  assert.deepEqual(results.map((r) => (r.ok ? 'ok' : r.code)), ['ok', 'ok', 'ok', 'backend-failed', 'ok', 'ok']);
+  assert.deepEqual([...s.records().keys()].sort(), ['w0', 'w1', 'w2', 'w4', 'w5'], 'the refused one is not registered');
+  assert.deepEqual([...backend.mapped.values()].map((l) => l.worker).sort(), ['w0', 'w1', 'w2', 'w4', 'w5']);
+});
+
+test('mergeDiffs: the net change of diffs applied in order', () => {
+  const lease = (worker: string, publicPort: number, address = '10.0.0.1') => ({ worker, publicPort, protocol: 'tcp' as const, target: { address, port: 80 } });
+  const a = lease('a', 20001);
+  const moved = lease('a', 20001, '10.0.0.2');
+  assert.deepEqual(mergeDiffs([{ add: [a], remove: [] }, { add: [], remove: [a] }]), { add: [], remove: [] }, 'added then removed: never in the kernel');
+  assert.deepEqual(mergeDiffs([{ add: [], remove: [a] }, { add: [a], remove: [] }]), { add: [], remove: [] }, 'removed and back unchanged: stays');
+  assert.deepEqual(mergeDiffs([{ add: [], remove: [a] }, { add: [moved], remove: [] }]), { add: [moved], remove: [a] }, 'moved: remove, then add');
+  assert.deepEqual(mergeDiffs([{ add: [], remove: [a] }, { add: [moved], remove: [] }, { add: [], remove: [moved] }]), { add: [], remove: [a] });
 });
 
 test('a refused deregistration or expiry keeps the worker registered and mapped', async (t) => {
@@ -83,6 +106,8 @@ test('view merges kernel counters per lease and totals per worker; records and t
   const { s, backend } = await service(t);
   const seen: string[][] = [];
   s.onRecordsChange((records) => seen.push([...records.keys()]));
+  const changes: [string, number | null][][] = [];
+  s.onWorkersChange((c) => changes.push([...c].map(([name, rec]) => [name, rec ? rec.leases.length : null])));
   const r = await s.register('w1', secretOf('w1'), FROM, [TCP_10053, UDP_10053], { classic: 'full cone', mappedAddress: '198.51.100.9', mappedPort: 5000 });
   assert.ok(r.ok);
   const [tcp, udp] = r.leases;
@@ -101,6 +126,7 @@ test('view merges kernel counters per lease and totals per worker; records and t
   assert.deepEqual(s.records().get('w1')?.leases, r.leases);
   await s.deregister('w1', secretOf('w1'));
   assert.deepEqual(seen, [['w1'], []], 'one call per kernel change');
+  assert.deepEqual(changes, [[['w1', 2]], [['w1', null]]], 'only the changed worker, synchronously');
   assert.deepEqual(s.view().workers, []);
 });
 

@@ -27,27 +27,59 @@ export const NO_DYNAMIC_NAMES: DynamicNames = Object.freeze({ records: new Map()
  */
 const TTL = 0;
 
-export function workerNames(workers: Iterable<WorkerNameSource>, zone: string, publicAddress: string): DynamicNames {
-  const z = canonicalName(zone);
-  const records = new Map<string, Map<string, Record[]>>();
-  const nonTerminals = new Set<string>();
-  const add = (name: string, rr: Record) => {
-    let node = records.get(name);
-    if (!node) records.set(name, (node = new Map()));
-    const list = node.get(rr.type);
-    if (list) list.push(rr);
-    else node.set(rr.type, [rr]);
-  };
-  for (const w of workers) {
-    const host = `${canonicalName(w.name)}.${z}`;
-    add(host, { name: host, type: 'A', ttl: TTL, data: publicAddress });
-    for (const l of w.leases) {
+/**
+ * The names of registered workers, kept up to date one worker at a time: a worker's names all lie under
+ * `<worker>.<zone>`, so workers never share a name and replacing one costs only its own leases.
+ */
+export class WorkerNameTable implements DynamicNames {
+  readonly records = new Map<string, Map<string, Record[]>>();
+  readonly nonTerminals = new Set<string>();
+  private readonly owned = new Map<string, string[]>();
+  private readonly zone: string;
+
+  constructor(
+    zone: string,
+    private readonly publicAddress: string,
+  ) {
+    this.zone = canonicalName(zone);
+  }
+
+  /** Replaces a worker's names; `leases` undefined removes them. */
+  set(worker: string, leases: WorkerNameSource['leases'] | undefined): void {
+    for (const name of this.owned.get(worker) ?? []) {
+      this.records.delete(name);
+      this.nonTerminals.delete(name);
+    }
+    this.owned.delete(worker);
+    if (leases === undefined) return;
+    const names: string[] = [];
+    const add = (name: string, rr: Record) => {
+      let node = this.records.get(name);
+      if (!node) {
+        this.records.set(name, (node = new Map()));
+        names.push(name);
+      }
+      const list = node.get(rr.type);
+      if (list) list.push(rr);
+      else node.set(rr.type, [rr]);
+    };
+    const host = `${canonicalName(worker)}.${this.zone}`;
+    add(host, { name: host, type: 'A', ttl: TTL, data: this.publicAddress });
+    for (const l of leases) {
       const proto = `_${l.protocol}.${host}`;
-      nonTerminals.add(proto);
+      if (!this.nonTerminals.has(proto)) {
+        this.nonTerminals.add(proto);
+        names.push(proto);
+      }
       const name = `_${l.port}.${proto}`;
       add(name, { name, type: 'SRV', ttl: TTL, data: { priority: 10, weight: 100, port: l.publicPort, target: host } });
     }
+    this.owned.set(worker, names);
   }
-  for (const name of records.keys()) nonTerminals.delete(name);
-  return { records, nonTerminals };
+}
+
+export function workerNames(workers: Iterable<WorkerNameSource>, zone: string, publicAddress: string): DynamicNames {
+  const table = new WorkerNameTable(zone, publicAddress);
+  for (const w of workers) table.set(w.name, w.leases);
+  return table;
 }
