@@ -118,6 +118,32 @@ describe('nftables worker backend in the kernel', { skip: SKIP }, () => {
     assert.deepEqual([...(await backend.counters()).keys()], ['udp/40001']);
   });
 
+  it('removing a lease also ends the flows already running through it (conntrack entries dropped)', T, async () => {
+    const port = 40003;
+    await backend.apply({ add: [lease('udp', port, 10053)], remove: [] });
+    // one UDP socket, one flow: each stdin line is a datagram, each reply is printed
+    const stream = net.spawn(
+      'cli',
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:dgram').createSocket('udp4');
+         s.on('message', (m) => console.log('reply ' + m));
+         require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => s.send(l, ${port}, '${WORKER_NET.public}'));
+         s.bind(0, () => console.log('bound'));`,
+      ],
+      { stdin: 'pipe' },
+    );
+    await stream.ready('bound');
+    stream.child.stdin!.write('one\n');
+    await stream.ready(/^reply worker saw .* one$/);
+    await backend.apply({ add: [], remove: [lease('udp', port, 10053)] });
+    stream.child.stdin!.write('two\n');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(!stream.lines.some((l) => / two$/.test(l.text)), `the running flow still reached the worker:\n${stream.tail()}`);
+    await stream.stop();
+  });
+
   it('a diff moves a public port to another target (removes applied before adds)', T, async () => {
     await backend.apply({ add: [lease('tcp', 40002, 10053)], remove: [] });
     await backend.apply({ add: [lease('tcp', 40002, 10054), UDP], remove: [lease('tcp', 40002, 10053), UDP] });

@@ -65,6 +65,22 @@ export class NftMappingBackend implements MappingBackend {
     if (lines.length === 0) return;
     if (!this.channel) throw new NftWorkersError([`apply() before start() (table ip ${this.setup.table} is not ours yet)`]);
     await this.channel.run(lines.join('\n'));
+    await this.forgetConnections(diff.remove.filter((r) => !diff.add.some((a) => a.protocol === r.protocol && a.publicPort === r.publicPort && a.target.address === r.target.address && a.target.port === r.target.port)));
+  }
+
+  /**
+   * A removed lease stops new flows, but conntrack keeps the NAT binding of flows already running: a UDP stream
+   * that never pauses would go on reaching the old worker even after its public port went to someone else.
+   * Delete those entries (best effort: the map change is what counts; a failure is logged).
+   */
+  private async forgetConnections(removed: readonly Lease[]): Promise<void> {
+    for (const l of removed) {
+      const r = await this.runner.run('conntrack', ['-D', '-p', l.protocol, '--orig-dst', this.opts.publicAddress, '--orig-port-dst', String(l.publicPort)]);
+      // exit 1 with "0 flow entries have been deleted" is the usual case: nothing was running
+      if (r.code !== 0 && !/0 flow entries have been deleted/.test(r.stderr)) {
+        this.opts.log?.warn({ lease: `${l.protocol}/${l.publicPort}`, stderr: r.stderr.trim() }, 'cannot drop the connections of a removed lease');
+      }
+    }
   }
 
   async counters(): Promise<Map<string, Counters>> {
