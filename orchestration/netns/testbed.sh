@@ -215,7 +215,7 @@ render_nat_table() {
 table ip rgwnat {}
 delete table ip rgwnat
 table ip rgwnat {
-  comment "realmgw testbed NAT; mode=$mode"
+  comment "rgw testbed NAT; mode=$mode"
   chain outbound {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "up0" ip saddr 172.16.0.0/24 masquerade$masquerade_flags
@@ -255,7 +255,7 @@ NFT
 current_nat_mode() {
   local out
   out="$(ip netns exec "$(ns nat)" nft list table ip rgwnat 2>/dev/null || true)"
-  sed -n 's/^[[:space:]]*comment "realmgw testbed NAT; mode=\([a-z-]*\)"$/\1/p' <<<"$out"
+  sed -n 's/^[[:space:]]*comment "rgw testbed NAT; mode=\([a-z-]*\)"$/\1/p' <<<"$out"
 }
 
 apply_nat_mode() {
@@ -270,7 +270,7 @@ render_gwa_isolation() {
 table ip rgwtestbed {}
 delete table ip rgwtestbed
 table ip rgwtestbed {
-  comment "realmgw testbed: workers never reach the realm"
+  comment "rgw testbed: workers never reach the realm"
   chain worker_net {
     type filter hook prerouting priority raw; policy accept;
     iifname "wrk0" ip daddr 192.168.0.0/24 drop

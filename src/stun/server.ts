@@ -175,10 +175,10 @@ export class StunServer {
         this.lastDropLog = t;
         this.log.info(
           { peer, reason: d.reason, detail: d.detail, droppedMalformed: c.droppedMalformed, droppedBadFingerprint: c.droppedBadFingerprint, droppedNotRequest: c.droppedNotRequest },
-          'STUN packet dropped, not answered',
+          'STUN packet dropped',
         );
       } else {
-        this.log.debug({ peer, reason: d.reason, detail: d.detail }, 'STUN packet dropped, not answered');
+        this.log.debug({ peer, reason: d.reason, detail: d.detail }, 'STUN packet dropped');
       }
       return;
     }

@@ -165,7 +165,7 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       gw = await startGateway(tb, { dataplane: { confirm } });
       assert.match(await say('after'), /after/);
       const now = await kernelState();
-      assert.equal(now.nft.match(/^table ip realmgw/gm)?.length, 1);
+      assert.equal(now.nft.match(/^table ip realmgw \{$/gm)?.length, 1);
       for (const jump of before.iptables.split('\n').filter((l) => /^-A (PREROUTING|FORWARD|INPUT) .*-j RGW-/.test(l))) {
         assert.equal(now.iptables.split('\n').filter((l) => l === jump).length, 1, `exactly one '${jump}'`);
       }
