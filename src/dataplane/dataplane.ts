@@ -9,7 +9,8 @@ import type { DataplaneModel } from './model.js';
 import { NfQueue } from './nfqueue.js';
 import { NftChannel } from './nft.js';
 import { parseIpv4 } from './packet.js';
-import { renderReservationAdd, renderReservationDelete, TARGET_SLACK_MS } from './ruleset.js';
+import { PLAN_MARGIN_MS, planReservation, type SlotState } from './reservation-plan.js';
+import { renderPendingAdd, renderPendingClear, renderSlotDeletes, renderTargetAdd, renderTargetClear } from './ruleset.js';
 import { decideVerdict, type VerdictPolicy } from './verdict.js';
 
 export interface DataplaneStats {
@@ -35,8 +36,8 @@ export class Dataplane {
   private channel?: NftChannel;
   private events?: ConntrackEvents;
   private readonly policy: VerdictPolicy;
-  /** nftset mode: per (address, protocol, port), the last reservation handed to the kernel and until when its elements may live. */
-  private readonly kernelSlots = new Map<string, { element: ReturnType<Dataplane['element']>; until: number }>();
+  /** nftset mode: per (address, protocol, port), what the kernel holds for it (reservation-plan.ts). */
+  private readonly kernelSlots = new Map<string, SlotState>();
   private reservationsSinceSweep = 0;
 
   constructor(
@@ -96,36 +97,44 @@ export class Dataplane {
   private onNewFlow(f: NewFlow): void {
     if (f.replySrc === f.dst || !this.pool.contains(f.dst)) return;
     const r = this.pool.consume({ dst: f.dst, protocol: f.protocol, port: f.dstPort, src: f.src }, this.now());
-    if (r) this.stats.confirmed++;
+    if (!r) return;
+    this.stats.confirmed++;
+    const slot = this.kernelSlots.get(slotOf(r));
+    if (slot) slot.consumed = true;
   }
 
   /**
-   * nftset mode: the kernel must hold the reservation before the DNS answer leaves. The elements an earlier
-   * reservation of the same (address, key) may have left (its target-map entry outlives it by a second) go in
-   * the same transaction, so every reservation costs one kernel transaction and releases cost none.
+   * nftset mode: the kernel must hold the reservation before the DNS answer leaves. Whatever an earlier
+   * reservation of the same slot left that would get in the way goes in the same transaction
+   * (reservation-plan.ts), so every reservation costs one kernel transaction and releases cost none.
    */
   onReserve(r: Reservation): Promise<void> | undefined {
     if (!this.channel) return undefined;
     const now = this.now();
-    const slot = `${r.address}/${r.key.protocol}/${r.key.port}`;
+    const slot = slotOf(r);
     const previous = this.kernelSlots.get(slot);
-    const element = this.element(r);
-    this.kernelSlots.set(slot, { element, until: now + element.lifetimeMs + TARGET_SLACK_MS });
+    const plan = planReservation(previous, r.target, r.expiresAt - r.createdAt, now);
+    this.kernelSlots.set(slot, plan.next);
     if (++this.reservationsSinceSweep >= 4096) this.sweepSlots(now);
-    // Re-adding an element with the same target only refreshes its timeout; another target would collide.
-    const clear =
-      previous && previous.until > now && previous.element.target !== element.target ? renderReservationDelete(this.model, previous.element) + '\n' : '';
-    return this.kernelOp(clear + renderReservationAdd(this.model, element));
+    const el = { address: r.address, protocol: r.key.protocol, port: r.key.port };
+    const commands: string[] = [];
+    if (plan.clearPending) commands.push(renderPendingClear(this.model, el));
+    if (plan.clearTarget) commands.push(renderTargetClear(this.model, { ...el, target: previous!.target }));
+    if (plan.addTargetMs !== undefined) commands.push(renderTargetAdd(this.model, { ...el, target: r.target }, plan.addTargetMs));
+    commands.push(renderPendingAdd(this.model, { ...el, target: r.target, lifetimeMs: plan.pendingMs }));
+    return this.kernelOp(commands.join('\n')).catch((err: unknown) => {
+      // The transaction changed nothing, but the slot may hold something we did not expect: remove whatever
+      // is there (each delete alone, its failure meaning there was nothing) and plan the next from scratch.
+      this.kernelSlots.delete(slot);
+      for (const c of renderSlotDeletes(this.model, el)) void this.channel?.run(c).catch(() => undefined);
+      throw err;
+    });
   }
 
   /** Forgets slots whose kernel elements have certainly timed out, so the map stays as small as the live set. */
   private sweepSlots(now: number): void {
     this.reservationsSinceSweep = 0;
-    for (const [slot, s] of this.kernelSlots) if (s.until <= now) this.kernelSlots.delete(slot);
-  }
-
-  private element(r: Reservation) {
-    return { address: r.address, protocol: r.key.protocol, port: r.key.port, target: r.target, lifetimeMs: r.expiresAt - r.createdAt };
+    for (const [slot, s] of this.kernelSlots) if (Math.max(s.mapUntil, s.pendingUntil) + PLAN_MARGIN_MS <= now) this.kernelSlots.delete(slot);
   }
 
   private async kernelOp(commands: string): Promise<void> {
@@ -152,3 +161,5 @@ export class Dataplane {
     this.log.info('data plane removed');
   }
 }
+
+const slotOf = (r: Reservation): string => `${r.address}/${r.key.protocol}/${r.key.port}`;

@@ -235,6 +235,46 @@ export function renderReservationAdd(model: DataplaneModel, r: ReservationElemen
   );
 }
 
+/** The pending marker alone (its timeout is the reservation's lifetime). */
+export function renderPendingAdd(model: DataplaneModel, r: ReservationElement): string {
+  nftsetOnly(model);
+  const { shape, key } = elementKey(r);
+  if (!(r.lifetimeMs > 0) || !Number.isFinite(r.lifetimeMs)) throw new Error(`invalid lifetimeMs ${r.lifetimeMs}`);
+  return `add element ip ${model.table} ${pendingSet(shape)} { ${key} timeout ${Math.ceil(r.lifetimeMs)}ms }`;
+}
+
+/** The target map element alone, with its own timeout. */
+export function renderTargetAdd(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs'>, timeoutMs: number): string {
+  nftsetOnly(model);
+  const { shape, key } = elementKey({ ...r, lifetimeMs: 1 });
+  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new Error(`invalid timeoutMs ${timeoutMs}`);
+  return `add element ip ${model.table} ${targetMap(shape)} { ${key} timeout ${Math.ceil(timeoutMs)}ms : ${dotted(r.target)} }`;
+}
+
+/** Removes the pending marker whether or not it is still there (added first: a no-op when present). */
+export function renderPendingClear(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs' | 'target'>): string {
+  nftsetOnly(model);
+  const { shape, key } = elementKey({ ...r, target: 0, lifetimeMs: 1 });
+  const t = model.table;
+  return `add element ip ${t} ${pendingSet(shape)} { ${key} }; delete element ip ${t} ${pendingSet(shape)} { ${key} }`;
+}
+
+/** Removes the target map element whether or not it is still there; `r.target` must be the one it holds. */
+export function renderTargetClear(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs'>): string {
+  nftsetOnly(model);
+  const { shape, key } = elementKey({ ...r, lifetimeMs: 1 });
+  const t = model.table;
+  return `add element ip ${t} ${targetMap(shape)} { ${key} : ${dotted(r.target)} }; delete element ip ${t} ${targetMap(shape)} { ${key} }`;
+}
+
+/** Bare deletes of a slot's pending marker and map element, one transaction each (either may fail: not there). */
+export function renderSlotDeletes(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs' | 'target'>): string[] {
+  nftsetOnly(model);
+  const { shape, key } = elementKey({ ...r, target: 0, lifetimeMs: 1 });
+  const t = model.table;
+  return [`delete element ip ${t} ${pendingSet(shape)} { ${key} }`, `delete element ip ${t} ${targetMap(shape)} { ${key} }`];
+}
+
 /**
  * nft commands that remove a reservation's elements whether or not they are still there (consumed by a
  * packet, expired, or live): each is added first (a no-op when present), then deleted, in one transaction.

@@ -12,7 +12,9 @@ import type { DataplaneModel } from '../../src/dataplane/model.js';
 import { CommandRunner } from '../../src/dataplane/command.js';
 import { KernelState, KernelStateError } from '../../src/dataplane/kernel-state.js';
 import { NftChannel, nftCheck } from '../../src/dataplane/nft.js';
-import { renderNft, renderReservationAdd, renderReservationDelete, type FirewallFragment } from '../../src/dataplane/ruleset.js';
+import { renderNft, renderPendingAdd, renderPendingClear, renderReservationAdd, renderReservationDelete, renderTargetAdd, renderTargetClear, type FirewallFragment } from '../../src/dataplane/ruleset.js';
+import { planReservation } from '../../src/dataplane/reservation-plan.js';
+import { parseIpv4 } from '../../src/util/ipv4.js';
 import { ADDR, POOL, Testbed, run, type NodeName } from '../support/netns.js';
 import { CLI_PATH, DIST_DIR, E2E_TIMEOUT_MS, REPO_ROOT, writeTempYaml } from '../support/repo.js';
 import { testbedModel } from '../support/dataplane-model.js';
@@ -365,6 +367,40 @@ EOF`,
       assertReachedHosta(await talk(POOL[1], 'tcp', 5000), 're-reserved after delete');
       await nft.run(renderReservationDelete(m, r)); // consumed
       assert.doesNotMatch(await sh('gwa', 'nft list map ip realmgw dnat_exact'), /100\.64\.1\.132/);
+    });
+
+    it('the kernel does not refresh a re-added element\'s timeout; the reservation plan never relies on it', T, async () => {
+      // the fact: re-adding an existing element leaves its expiry where it was
+      await nft.run(`add element ip realmgw dnat_any { 10.2.0.1 timeout 3000ms : ${ADDR.hosta} }`);
+      await new Promise((r) => setTimeout(r, 1500));
+      await nft.run(`add element ip realmgw dnat_any { 10.2.0.1 timeout 3000ms : ${ADDR.hosta} }`);
+      const listed = await sh('gwa', 'nft list map ip realmgw dnat_any');
+      const expires = /10\.2\.0\.1 timeout 3s expires ((?:\d+(?:ms|s|m|h))+)/.exec(listed);
+      const ms = (text: string) => [...text.matchAll(/(\d+)(ms|s|m|h)/g)].reduce((a, [, n, u]) => a + Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[u as 'ms'], 0);
+      assert.ok(expires && ms(expires[1]!) < 2000, `expiry refreshed? ${expires?.[0] ?? listed}`);
+
+      // the plan: a second reservation of a slot, made when the first one's map element is about to expire,
+      // still reaches the host after that moment (a plain re-add would leave it without a target)
+      const el = { address: POOL[1], protocol: 6, port: 5000 };
+      const apply = async (p: ReturnType<typeof planReservation>, previousTarget?: number) => {
+        const cmds: string[] = [];
+        if (p.clearPending) cmds.push(renderPendingClear(m, el));
+        if (p.clearTarget) cmds.push(renderTargetClear(m, { ...el, target: previousTarget! }));
+        if (p.addTargetMs !== undefined) cmds.push(renderTargetAdd(m, { ...el, target: ADDR.hosta }, p.addTargetMs));
+        cmds.push(renderPendingAdd(m, { ...el, target: ADDR.hosta, lifetimeMs: p.pendingMs }));
+        await nft.run(cmds.join('\n'));
+      };
+      const hosta = parseIpv4(ADDR.hosta);
+      const t0 = performance.now();
+      const first = planReservation(undefined, hosta, 1000, t0, 1000); // map element lives ~2 s
+      await apply(first);
+      assertReachedHosta(await talk(POOL[1], 'tcp', 5000), 'first reservation');
+      await new Promise((r) => setTimeout(r, 1200));
+      const second = planReservation({ ...first.next, consumed: true }, hosta, 1000, performance.now(), 1000);
+      assert.equal(second.clearTarget, true, 'the old map element would expire during the second reservation');
+      await apply(second, hosta);
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + 2100 - performance.now()))); // past the first element's expiry
+      assertReachedHosta(await talk(POOL[1], 'tcp', 5000), 'second reservation, after the first map element expired');
     });
 
     it('one key reserved and consumed by the packet path 2,000 times in a row: every reservation is accepted', T, async () => {
