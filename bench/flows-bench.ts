@@ -162,7 +162,7 @@ async function installStaticDnat(tb: Testbed): Promise<void> {
 
 interface Stats {
   pool: { reserved: number; consumed: number; expired: number; cancelled: number; exhausted: number; hostLimited: number; live: number };
-  dataplane: { confirm: string; confirmed: number; refused: number; unparsable: number; kernelOps: number; kernelOpFailures: number } | null;
+  dataplane: { confirm: string; confirmed: number; refused: number; unparsable: number; kernelOps: number; kernelOpFailures: number; confirmLagMs?: { p50: number; p90: number; p99: number } | null } | null;
   dns: { wan: { queriesUdp: number; allocations: number; exhaustedUdpDropped: number; kernelFailed: number } };
 }
 
@@ -276,6 +276,8 @@ interface Step {
   exhausted: number;
   kernelOps: number;
   kernelOpFailures: number;
+  /** nftset: reservation -> consumption known to the pool, over the gateway's last 4,096 (ms). */
+  confirmLagMs?: { p50: number; p90: number; p99: number } | null;
   startLagP99: number;
   lateStarts: number;
   maxInFlight: number;
@@ -423,6 +425,7 @@ async function rateStep(tb: Testbed, g: BenchGateway, servers: NsProcess[], name
     exhausted: after.pool.exhausted - before.pool.exhausted,
     kernelOps: dp('kernelOps'),
     kernelOpFailures: dp('kernelOpFailures'),
+    confirmLagMs: after.dataplane?.confirmLagMs ?? null,
     startLagP99: Math.max(...m.map((x) => x.startLagMs.p99)),
     lateStarts: sum((x) => x.lateStarts),
     maxInFlight: Math.max(...rs.map((r) => r.maxInFlight)),
@@ -449,7 +452,7 @@ async function rateStep(tb: Testbed, g: BenchGateway, servers: NsProcess[], name
 function describeStep(st: Step): string {
   return (
     `offered ${fmtInt(st.offered)}/s -> ${fmtInt(st.achieved)}/s confirmed, ${fmtInt(st.ok)} ok / ${st.failed} failed, ` +
-    `${st.dnsRetries} DNS retries (pool exhausted ${st.exhausted}x), consumed +${fmtInt(st.consumed)} confirmed +${fmtInt(st.confirmed)} refused +${st.refused}${st.kernelOps ? ` kernelOps +${fmtInt(st.kernelOps)}` : ''} (clients: ${fmtInt(st.allOk)} with warm-up), ` +
+    `${st.dnsRetries} DNS retries (pool exhausted ${st.exhausted}x), consumed +${fmtInt(st.consumed)} confirmed +${fmtInt(st.confirmed)} refused +${st.refused}${st.kernelOps ? ` kernelOps +${fmtInt(st.kernelOps)}` : ''}${st.confirmLagMs ? `, slot held (reservation -> consumption seen) p50/p90/p99 ${st.confirmLagMs.p50}/${st.confirmLagMs.p90}/${st.confirmLagMs.p99} ms` : ''} (clients: ${fmtInt(st.allOk)} with warm-up), ` +
     (Object.keys(st.conntrack).length ? `gwa conntrack -S ${Object.entries(st.conntrack).map(([k, v]) => `${k} +${v}`).join(' ')}, ` : '') +
     (Object.keys(st.tcp).length ? `TCP counters ${Object.entries(st.tcp).map(([k, v]) => `${k} +${v}`).join(' ')}, ` : '') +
     `DNS p50/p99 ${st.dnsMs.p50.toFixed(1)}/${st.dnsMs.p99.toFixed(1)} ms, connect p50/p99 ${fmtUs(st.connectUs.p50)}/${fmtUs(st.connectUs.p99)}, ` +

@@ -201,7 +201,7 @@ export class Gateway {
       '/stats': () => ({
         dns: { wan: this.metrics.wan.snapshot(), lan: this.metrics.lan.snapshot() },
         pool: { ...this.pool.stats, size: this.pool.size },
-        dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats } : null,
+        dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats, confirmLagMs: this.dataplane.confirmLag() ?? null } : null,
       }),
       '/reservations': () => {
         const now = monotonicNow();

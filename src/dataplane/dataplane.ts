@@ -39,6 +39,9 @@ export class Dataplane {
   /** nftset mode: per (address, protocol, port), what the kernel holds for it (reservation-plan.ts). */
   private readonly kernelSlots = new Map<string, SlotState>();
   private reservationsSinceSweep = 0;
+  /** nftset mode: the last CONFIRM_LAG_SAMPLES times from reservation to its consumption reaching the pool. */
+  private readonly confirmLags = new Float64Array(CONFIRM_LAG_SAMPLES);
+  private confirmLagCount = 0;
 
   constructor(
     inputs: GatewayInputs,
@@ -99,6 +102,8 @@ export class Dataplane {
     const r = this.pool.consume({ dst: f.dst, protocol: f.protocol, port: f.dstPort, src: f.src }, this.now());
     if (!r) return;
     this.stats.confirmed++;
+    // how long the slot stayed taken: DNS answer, client, first packet, conntrack event (the pool's turnover)
+    this.confirmLags[this.confirmLagCount++ % CONFIRM_LAG_SAMPLES] = this.now() - r.createdAt;
     const slot = this.kernelSlots.get(slotOf(r));
     if (slot) slot.consumed = true;
   }
@@ -129,6 +134,15 @@ export class Dataplane {
       for (const c of renderSlotDeletes(this.model, el)) void this.channel?.run(c).catch(() => undefined);
       throw err;
     });
+  }
+
+  /** nftset mode: percentiles of the recent reservation-to-consumption times (ms), for /stats. */
+  confirmLag(): { samples: number; p50: number; p90: number; p99: number } | undefined {
+    const n = Math.min(this.confirmLagCount, CONFIRM_LAG_SAMPLES);
+    if (n === 0) return undefined;
+    const sorted = Float64Array.from(this.confirmLags.subarray(0, n)).sort();
+    const at = (q: number) => Math.round(sorted[Math.min(n - 1, Math.floor(q * n))]! * 100) / 100;
+    return { samples: n, p50: at(0.5), p90: at(0.9), p99: at(0.99) };
   }
 
   /** Forgets slots whose kernel elements have certainly timed out, so the map stays as small as the live set. */
@@ -163,3 +177,5 @@ export class Dataplane {
 }
 
 const slotOf = (r: Reservation): string => `${r.address}/${r.key.protocol}/${r.key.port}`;
+
+const CONFIRM_LAG_SAMPLES = 4096;
