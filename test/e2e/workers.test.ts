@@ -205,4 +205,16 @@ describe('workers behind NAT', { timeout: 300_000 }, () => {
     assert.deepEqual((await leasesOf('worker1')).map((l) => l.endpoint).sort(), before);
     for (const l of await leasesOf('worker1')) assert.ok((await talk(l.protocol, l.publicPort)).ok, l.endpoint);
   });
+
+  test('after a SIGKILL the mappings stay; realmgw cleanup removes them and nothing else', async () => {
+    await gw.proc.stop('SIGKILL');
+    assert.match((await tb.exec('gwa', 'nft', ['list', 'tables'])).stdout, /table ip realmgw_workers/, 'a killed gateway leaves its mappings');
+    const { cmd, args } = cliCommand(['cleanup', '--config', gw.configFile]);
+    const r = await tb.exec('gwa', cmd, args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /removed: nft table ip realmgw_workers/);
+    const tables = (await tb.exec('gwa', 'nft', ['list', 'tables'])).stdout;
+    assert.doesNotMatch(tables, /realmgw/);
+    assert.match(tables, /table ip rgwtestbed/, "the testbed's own table is not ours to remove");
+  });
 });
