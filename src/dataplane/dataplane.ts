@@ -7,10 +7,9 @@ import { renderFirewall } from './firewall.js';
 import { KernelState } from './kernel-state.js';
 import type { DataplaneModel } from './model.js';
 import { NfQueue } from './nfqueue.js';
-import { NftChannel } from './nft.js';
+import { ElementChannel, type ElementOp } from './nft-elements.js';
 import { parseIpv4 } from './packet.js';
-import { PLAN_MARGIN_MS, planReservation, type SlotState } from './reservation-plan.js';
-import { renderPendingAdd, renderPendingClear, renderSlotDeletes, renderTargetAdd, renderTargetClear } from './ruleset.js';
+import { PLAN_MARGIN_MS, planOps, planReservation, slotDeleteOps, type SlotState } from './reservation-plan.js';
 import { decideVerdict, type VerdictPolicy } from './verdict.js';
 
 export interface DataplaneStats {
@@ -33,7 +32,7 @@ export class Dataplane {
   readonly stats: DataplaneStats = { confirmed: 0, refused: 0, unparsable: 0, kernelOps: 0, kernelOpFailures: 0 };
   private readonly kernel: KernelState;
   private queue?: NfQueue;
-  private channel?: NftChannel;
+  private channel?: ElementChannel;
   private events?: ConntrackEvents;
   private readonly policy: VerdictPolicy;
   /** nftset mode: per (address, protocol, port), what the kernel holds for it (reservation-plan.ts). */
@@ -67,7 +66,7 @@ export class Dataplane {
           (p) => this.onPacket(p.id, p.payload),
         );
       } else {
-        this.channel = new NftChannel({ log: this.log });
+        this.channel = new ElementChannel({ table: this.model.table, log: this.log });
         this.events = new ConntrackEvents((f) => this.onNewFlow(f), this.log);
         await this.events.start();
       }
@@ -122,16 +121,11 @@ export class Dataplane {
     this.kernelSlots.set(slot, plan.next);
     if (++this.reservationsSinceSweep >= 4096) this.sweepSlots(now);
     const el = { address: r.address, protocol: r.key.protocol, port: r.key.port };
-    const commands: string[] = [];
-    if (plan.clearPending) commands.push(renderPendingClear(this.model, el));
-    if (plan.clearTarget) commands.push(renderTargetClear(this.model, { ...el, target: previous!.target }));
-    if (plan.addTargetMs !== undefined) commands.push(renderTargetAdd(this.model, { ...el, target: r.target }, plan.addTargetMs));
-    commands.push(renderPendingAdd(this.model, { ...el, target: r.target, lifetimeMs: plan.pendingMs }));
-    return this.kernelOp(commands.join('\n')).catch((err: unknown) => {
+    return this.kernelOp(planOps(plan, el, r.target, previous?.target)).catch((err: unknown) => {
       // The transaction changed nothing, but the slot may hold something we did not expect: remove whatever
       // is there (each delete alone, its failure meaning there was nothing) and plan the next from scratch.
       this.kernelSlots.delete(slot);
-      for (const c of renderSlotDeletes(this.model, el)) void this.channel?.run(c).catch(() => undefined);
+      for (const ops of slotDeleteOps(el)) void this.channel?.run(ops).catch(() => undefined);
       throw err;
     });
   }
@@ -151,10 +145,10 @@ export class Dataplane {
     for (const [slot, s] of this.kernelSlots) if (Math.max(s.mapUntil, s.pendingUntil) + PLAN_MARGIN_MS <= now) this.kernelSlots.delete(slot);
   }
 
-  private async kernelOp(commands: string): Promise<void> {
+  private async kernelOp(ops: ElementOp[]): Promise<void> {
     this.stats.kernelOps++;
     try {
-      await this.channel!.run(commands);
+      await this.channel!.run(ops);
     } catch (err) {
       this.stats.kernelOpFailures++;
       throw err;

@@ -12,6 +12,9 @@
  *   removed first, otherwise the new reservation's marker would keep the old, earlier expiry.
  */
 
+import { encodeAddress, encodeKey, type ElementOp } from './nft-elements.js';
+import { keyShape, pendingSet, targetMap } from './ruleset.js';
+
 /** What the kernel holds for one slot, as far as realmgw knows (its own estimates of the expiries). */
 export interface SlotState {
   target: number;
@@ -61,4 +64,36 @@ export function planReservation(state: SlotState | undefined, target: number, li
       consumed: false,
     },
   };
+}
+
+/** The slot a reservation occupies, as the kernel's sets key it. */
+export interface SlotKey {
+  address: number;
+  protocol: number;
+  port: number;
+}
+
+/** The element operations (one transaction) that carry out a plan; `previousTarget` is the old map value. */
+export function planOps(plan: ReservationPlan, slot: SlotKey, target: number, previousTarget: number | undefined): ElementOp[] {
+  const shape = keyShape(slot.protocol, slot.port);
+  const key = encodeKey(shape, slot.address, slot.protocol, slot.port);
+  const pend = pendingSet(shape);
+  const map = targetMap(shape);
+  const ops: ElementOp[] = [];
+  // "add, then delete" removes an element whether or not it is (still) there, in one transaction
+  if (plan.clearPending) ops.push({ kind: 'add', set: pend, key }, { kind: 'delete', set: pend, key });
+  if (plan.clearTarget) {
+    if (previousTarget === undefined) throw new Error('planOps: clearing a target map element needs the target it holds');
+    ops.push({ kind: 'add', set: map, key, data: encodeAddress(previousTarget) }, { kind: 'delete', set: map, key });
+  }
+  if (plan.addTargetMs !== undefined) ops.push({ kind: 'add', set: map, key, data: encodeAddress(target), timeoutMs: plan.addTargetMs });
+  ops.push({ kind: 'add', set: pend, key, timeoutMs: plan.pendingMs });
+  return ops;
+}
+
+/** Bare deletes of a slot's elements, each a transaction of its own (either may fail: nothing there). */
+export function slotDeleteOps(slot: SlotKey): ElementOp[][] {
+  const shape = keyShape(slot.protocol, slot.port);
+  const key = encodeKey(shape, slot.address, slot.protocol, slot.port);
+  return [[{ kind: 'delete', set: pendingSet(shape), key }], [{ kind: 'delete', set: targetMap(shape), key }]];
 }

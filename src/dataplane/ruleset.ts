@@ -64,8 +64,6 @@ const SHAPES: Record<KeyShape, ShapeDef> = {
 export const pendingSet = (shape: KeyShape): string => `pend_${shape}`;
 export const targetMap = (shape: KeyShape): string => `dnat_${shape}`;
 
-/** The target map outlives its pending marker by this much, so a packet that found the marker finds the map. */
-export const TARGET_SLACK_MS = 1000;
 
 /**
  * Garbage-collection interval of the pending sets. An element the packet path consumed stays in the set's
@@ -183,108 +181,9 @@ export function renderRuleset(model: DataplaneModel, opts: RenderOptions = {}): 
   return { nft, iptables: { mangle: ipt.mangle, filter: ipt.filter }, jumps: ipt.jumps, chains: ipt.chains, ipsets: renderIpsets(model) };
 }
 
-/* ---------- nftset confirmation: one reservation's elements ---------- */
-
-export interface ReservationElement {
-  /** Pool address (dotted quad or u32). */
-  address: string | number;
-  /** 0 = any. */
-  protocol: number;
-  /** 0 = any. */
-  port: number;
-  /** The host's address (dotted quad or u32). */
-  target: string | number;
-  lifetimeMs: number;
-}
+/* ---------- nftset confirmation: which set a reservation's key goes in ---------- */
 
 export function keyShape(protocol: number, port: number): KeyShape {
   if (protocol !== 0) return port !== 0 ? 'exact' : 'anyport';
   return port !== 0 ? 'anyproto' : 'any';
-}
-
-const dotted = (a: string | number): string => (typeof a === 'number' ? formatIpv4(a) : formatIpv4(parseIpv4(a)));
-
-function elementKey(r: ReservationElement): { shape: KeyShape; key: string } {
-  if (!Number.isInteger(r.protocol) || r.protocol < 0 || r.protocol > 255) throw new Error(`invalid protocol ${r.protocol}`);
-  if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) throw new Error(`invalid port ${r.port}`);
-  const shape = keyShape(r.protocol, r.port);
-  const a = dotted(r.address);
-  const key = { exact: `${a} . ${r.protocol} . ${r.port}`, anyport: `${a} . ${r.protocol}`, anyproto: `${a} . ${r.port}`, any: a }[shape];
-  return { shape, key };
-}
-
-function nftsetOnly(model: DataplaneModel): void {
-  if (model.confirm !== 'nftset') throw new Error(`reservation elements exist only in nftset confirmation mode (model is ${model.confirm})`);
-}
-
-/**
- * nft commands (one line: one transaction) that make a reservation live in the kernel: the target map
- * element (lifetime + TARGET_SLACK_MS) and the pending marker (lifetime) that the first packet consumes.
- * Run it on an NftChannel. Fails with "File exists" only if the map still holds this key for another
- * target (a missed renderReservationDelete); run renderReservationDelete for that stale reservation first.
- */
-export function renderReservationAdd(model: DataplaneModel, r: ReservationElement): string {
-  nftsetOnly(model);
-  const { shape, key } = elementKey(r);
-  if (!(r.lifetimeMs > 0) || !Number.isFinite(r.lifetimeMs)) throw new Error(`invalid lifetimeMs ${r.lifetimeMs}`);
-  const ms = Math.ceil(r.lifetimeMs);
-  const t = model.table;
-  return (
-    `add element ip ${t} ${targetMap(shape)} { ${key} timeout ${ms + TARGET_SLACK_MS}ms : ${dotted(r.target)} }; ` +
-    `add element ip ${t} ${pendingSet(shape)} { ${key} timeout ${ms}ms }`
-  );
-}
-
-/** The pending marker alone (its timeout is the reservation's lifetime). */
-export function renderPendingAdd(model: DataplaneModel, r: ReservationElement): string {
-  nftsetOnly(model);
-  const { shape, key } = elementKey(r);
-  if (!(r.lifetimeMs > 0) || !Number.isFinite(r.lifetimeMs)) throw new Error(`invalid lifetimeMs ${r.lifetimeMs}`);
-  return `add element ip ${model.table} ${pendingSet(shape)} { ${key} timeout ${Math.ceil(r.lifetimeMs)}ms }`;
-}
-
-/** The target map element alone, with its own timeout. */
-export function renderTargetAdd(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs'>, timeoutMs: number): string {
-  nftsetOnly(model);
-  const { shape, key } = elementKey({ ...r, lifetimeMs: 1 });
-  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new Error(`invalid timeoutMs ${timeoutMs}`);
-  return `add element ip ${model.table} ${targetMap(shape)} { ${key} timeout ${Math.ceil(timeoutMs)}ms : ${dotted(r.target)} }`;
-}
-
-/** Removes the pending marker whether or not it is still there (added first: a no-op when present). */
-export function renderPendingClear(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs' | 'target'>): string {
-  nftsetOnly(model);
-  const { shape, key } = elementKey({ ...r, target: 0, lifetimeMs: 1 });
-  const t = model.table;
-  return `add element ip ${t} ${pendingSet(shape)} { ${key} }; delete element ip ${t} ${pendingSet(shape)} { ${key} }`;
-}
-
-/** Removes the target map element whether or not it is still there; `r.target` must be the one it holds. */
-export function renderTargetClear(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs'>): string {
-  nftsetOnly(model);
-  const { shape, key } = elementKey({ ...r, lifetimeMs: 1 });
-  const t = model.table;
-  return `add element ip ${t} ${targetMap(shape)} { ${key} : ${dotted(r.target)} }; delete element ip ${t} ${targetMap(shape)} { ${key} }`;
-}
-
-/** Bare deletes of a slot's pending marker and map element, one transaction each (either may fail: not there). */
-export function renderSlotDeletes(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs' | 'target'>): string[] {
-  nftsetOnly(model);
-  const { shape, key } = elementKey({ ...r, target: 0, lifetimeMs: 1 });
-  const t = model.table;
-  return [`delete element ip ${t} ${pendingSet(shape)} { ${key} }`, `delete element ip ${t} ${targetMap(shape)} { ${key} }`];
-}
-
-/**
- * nft commands that remove a reservation's elements whether or not they are still there (consumed by a
- * packet, expired, or live): each is added first (a no-op when present), then deleted, in one transaction.
- */
-export function renderReservationDelete(model: DataplaneModel, r: Omit<ReservationElement, 'lifetimeMs'> & { lifetimeMs?: number }): string {
-  nftsetOnly(model);
-  const { shape, key } = elementKey({ ...r, lifetimeMs: 1 });
-  const t = model.table;
-  return (
-    `add element ip ${t} ${pendingSet(shape)} { ${key} }; delete element ip ${t} ${pendingSet(shape)} { ${key} }; ` +
-    `add element ip ${t} ${targetMap(shape)} { ${key} : ${dotted(r.target)} }; delete element ip ${t} ${targetMap(shape)} { ${key} }`
-  );
 }

@@ -12,8 +12,9 @@ import type { DataplaneModel } from '../../src/dataplane/model.js';
 import { CommandRunner } from '../../src/dataplane/command.js';
 import { KernelState, KernelStateError } from '../../src/dataplane/kernel-state.js';
 import { NftChannel, nftCheck } from '../../src/dataplane/nft.js';
-import { renderNft, renderPendingAdd, renderPendingClear, renderReservationAdd, renderReservationDelete, renderTargetAdd, renderTargetClear, type FirewallFragment } from '../../src/dataplane/ruleset.js';
-import { planReservation } from '../../src/dataplane/reservation-plan.js';
+import { renderNft, type FirewallFragment } from '../../src/dataplane/ruleset.js';
+import { planOps, planReservation, slotDeleteOps } from '../../src/dataplane/reservation-plan.js';
+import { ElementChannel } from '../../src/dataplane/nft-elements.js';
 import { parseIpv4 } from '../../src/util/ipv4.js';
 import { ADDR, POOL, Testbed, run, type NodeName } from '../support/netns.js';
 import { CLI_PATH, DIST_DIR, E2E_TIMEOUT_MS, REPO_ROOT, writeTempYaml } from '../support/repo.js';
@@ -302,17 +303,27 @@ EOF`,
 
   describe('nftset mode: single-use reservations consumed in the kernel', () => {
     let nft: NftChannel;
+    let elements: ElementChannel;
     const m = model({ confirm: 'nftset' });
+    const HOSTA = parseIpv4(ADDR.hosta);
+    const slot = (address: string, protocol: number, port: number) => ({ address: parseIpv4(address), protocol, port });
+    // what the gateway does for a reservation of a slot it holds nothing for (reservation-plan.ts)
     const reserve = (address: string, protocol: number, port: number, lifetimeMs = 5000) =>
-      nft.run(renderReservationAdd(m, { address, protocol, port, target: ADDR.hosta, lifetimeMs }));
+      elements.run(planOps(planReservation(undefined, HOSTA, lifetimeMs, performance.now()), slot(address, protocol, port), HOSTA, undefined));
+    // what the gateway does after a failed transaction: bare deletes, each failing harmlessly when nothing is there
+    const forget = async (address: string, protocol: number, port: number) => {
+      for (const ops of slotDeleteOps(slot(address, protocol, port))) await elements.run(ops).catch(() => undefined);
+    };
 
     before(async () => {
       await new KernelState(m, quiet, { netns: tb.ns('gwa') }).install();
       nft = new NftChannel({ netns: tb.ns('gwa') });
+      elements = new ElementChannel({ table: m.table, netns: tb.ns('gwa') });
     });
 
     after(async () => {
       await nft?.close();
+      await elements?.close();
     });
 
     const cases: { shape: string; address: string; protocol: number; port: number; probe: ['tcp' | 'udp' | 'icmp', number] }[] = [
@@ -342,7 +353,7 @@ EOF`,
       const pending = await sh('gwa', 'nft list set ip realmgw pend_anyproto');
       assert.match(pending, /100\.64\.1\.133 \. 5000 timeout/, 'not consumed by the ping');
       assertReachedHosta(await talk(POOL[2], 'tcp', 5000), 'then a TCP flow to the port');
-      await nft.run(renderReservationDelete(m, { address: POOL[2], protocol: 1, port: 7, target: ADDR.hosta }));
+      await forget(POOL[2], 1, 7);
     });
 
     it('the more specific shape wins when two match; the other stays pending', T, async () => {
@@ -354,19 +365,20 @@ EOF`,
       assertReachedHosta(await talk(POOL[0], 'udp', 5001), 'then the wildcard');
     });
 
-    it('reservations expire; delete works on live, consumed and vanished elements', T, async () => {
+    it('reservations expire; forgetting a slot works on live, consumed and vanished elements', T, async () => {
       await reserve(POOL[1], 6, 5000, 300);
       await new Promise((r) => setTimeout(r, 800));
       assert.equal((await talk(POOL[1], 'tcp', 5000)).error, 'ECONNREFUSED', 'expired');
-      const r = { address: POOL[1], protocol: 6, port: 5000, target: ADDR.hosta, lifetimeMs: 5000 };
-      await nft.run(renderReservationDelete(m, r)); // vanished
+      await forget(POOL[1], 6, 5000); // the map element is still there (held), the marker vanished
+      await forget(POOL[1], 6, 5000); // both vanished
       await reserve(POOL[1], 6, 5000);
-      await nft.run(renderReservationDelete(m, r)); // live
+      await forget(POOL[1], 6, 5000); // live
       assert.equal((await talk(POOL[1], 'tcp', 5000)).error, 'ECONNREFUSED', 'deleted before use');
       await reserve(POOL[1], 6, 5000);
       assertReachedHosta(await talk(POOL[1], 'tcp', 5000), 're-reserved after delete');
-      await nft.run(renderReservationDelete(m, r)); // consumed
-      assert.doesNotMatch(await sh('gwa', 'nft list map ip realmgw dnat_exact'), /100\.64\.1\.132/);
+      await forget(POOL[1], 6, 5000); // consumed
+      assert.doesNotMatch(await sh('gwa', 'nft list map ip realmgw dnat_exact'), /100\.64\.1\.132 \. tcp \. 5000/);
+      assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw pend_exact'), /100\.64\.1\.132 \. tcp \. 5000/);
     });
 
     it('the kernel does not refresh a re-added element\'s timeout; the reservation plan never relies on it', T, async () => {
@@ -381,15 +393,8 @@ EOF`,
 
       // the plan: a second reservation of a slot, made when the first one's map element is about to expire,
       // still reaches the host after that moment (a plain re-add would leave it without a target)
-      const el = { address: POOL[1], protocol: 6, port: 5000 };
-      const apply = async (p: ReturnType<typeof planReservation>, previousTarget?: number) => {
-        const cmds: string[] = [];
-        if (p.clearPending) cmds.push(renderPendingClear(m, el));
-        if (p.clearTarget) cmds.push(renderTargetClear(m, { ...el, target: previousTarget! }));
-        if (p.addTargetMs !== undefined) cmds.push(renderTargetAdd(m, { ...el, target: ADDR.hosta }, p.addTargetMs));
-        cmds.push(renderPendingAdd(m, { ...el, target: ADDR.hosta, lifetimeMs: p.pendingMs }));
-        await nft.run(cmds.join('\n'));
-      };
+      const el = slot(POOL[1], 6, 5000);
+      const apply = (p: ReturnType<typeof planReservation>, previousTarget?: number) => elements.run(planOps(p, el, HOSTA, previousTarget));
       const hosta = parseIpv4(ADDR.hosta);
       const t0 = performance.now();
       const first = planReservation(undefined, hosta, 1000, t0, 1000); // map element lives ~2 s
@@ -421,11 +426,11 @@ EOF`,
         { stdin: 'pipe' },
       );
       await sender.ready('sender ready');
-      const own = new NftChannel({ netns: tb.ns('gwa') });
+      const own = new ElementChannel({ table: m.table, netns: tb.ns('gwa') });
       const n = 2000;
       try {
         for (let i = 0; i < n; i++) {
-          await own.run(renderReservationAdd(m, { address: POOL[0], protocol: 17, port: 5001, target: ADDR.hosta, lifetimeMs: 5000 }));
+          await own.run(planOps(planReservation(undefined, HOSTA, 5000, performance.now()), slot(POOL[0], 17, 5001), HOSTA, undefined));
           sender.child.stdin!.write(`${i}\n`);
           await sender.ready(`sent ${i}`, 5000, { fromLine: i });
         }

@@ -9,8 +9,6 @@ import {
   keyShape,
   pendingSet,
   renderNft,
-  renderReservationAdd,
-  renderReservationDelete,
   renderRuleset,
   targetMap,
 } from '../../src/dataplane/ruleset.js';
@@ -109,48 +107,13 @@ describe('renderNft', () => {
   });
 });
 
-describe('reservation elements (nftset mode)', () => {
-  const model = demoModel({ confirm: 'nftset' });
-  const base = { address: '100.64.1.131', target: '192.168.0.100', lifetimeMs: 2000 };
-
+describe('reservation key shapes (nftset mode)', () => {
   it('picks the key shape from which fields are wildcards', () => {
     assert.equal(keyShape(6, 22), 'exact');
     assert.equal(keyShape(6, 0), 'anyport');
     assert.equal(keyShape(1, 0), 'anyport');
     assert.equal(keyShape(0, 53), 'anyproto');
     assert.equal(keyShape(0, 0), 'any');
-  });
-
-  it('add: target map (lifetime + slack) and pending marker (lifetime), one line = one transaction', () => {
-    assert.equal(
-      renderReservationAdd(model, { ...base, protocol: 6, port: 22 }),
-      'add element ip realmgw dnat_exact { 100.64.1.131 . 6 . 22 timeout 3000ms : 192.168.0.100 }; ' +
-        'add element ip realmgw pend_exact { 100.64.1.131 . 6 . 22 timeout 2000ms }',
-    );
-    assert.match(renderReservationAdd(model, { ...base, protocol: 1, port: 0 }), /dnat_anyport \{ 100\.64\.1\.131 \. 1 timeout 3000ms : 192\.168\.0\.100 \}.*pend_anyport \{ 100\.64\.1\.131 \. 1 timeout 2000ms \}/);
-    assert.match(renderReservationAdd(model, { ...base, protocol: 0, port: 53 }), /dnat_anyproto \{ 100\.64\.1\.131 \. 53 timeout/);
-    assert.match(renderReservationAdd(model, { ...base, protocol: 0, port: 0, lifetimeMs: 1500.2 }), /dnat_any \{ 100\.64\.1\.131 timeout 2501ms : .*pend_any \{ 100\.64\.1\.131 timeout 1501ms \}/);
-    assert.ok(!renderReservationAdd(model, { ...base, protocol: 6, port: 22 }).includes('\n'));
-  });
-
-  it('accepts u32 addresses as the pool hands them out', () => {
-    const r = { ...base, address: parseIpv4('100.64.1.133'), target: parseIpv4('192.168.0.101'), protocol: 17, port: 5001 };
-    assert.match(renderReservationAdd(model, r), /\{ 100\.64\.1\.133 \. 17 \. 5001 timeout 3000ms : 192\.168\.0\.101 \}/);
-  });
-
-  it('delete: add-then-delete of each element, so it works whether or not the element is still there', () => {
-    assert.equal(
-      renderReservationDelete(model, { ...base, protocol: 0, port: 0 }),
-      'add element ip realmgw pend_any { 100.64.1.131 }; delete element ip realmgw pend_any { 100.64.1.131 }; ' +
-        'add element ip realmgw dnat_any { 100.64.1.131 : 192.168.0.100 }; delete element ip realmgw dnat_any { 100.64.1.131 }',
-    );
-  });
-
-  it('refuses bad input and the nfqueue mode', () => {
-    assert.throws(() => renderReservationAdd(demoModel(), { ...base, protocol: 6, port: 22 }), /nftset/);
-    assert.throws(() => renderReservationAdd(model, { ...base, protocol: 6, port: 70000 }), /port/);
-    assert.throws(() => renderReservationAdd(model, { ...base, protocol: 6, port: 22, lifetimeMs: 0 }), /lifetime/);
-    assert.throws(() => renderReservationAdd(model, { ...base, address: '1.2.3', protocol: 6, port: 22 }), /IPv4/);
   });
 });
 
