@@ -69,14 +69,18 @@ export function schemaProblems(issues: readonly z.core.$ZodIssue[], doc: Documen
   });
 }
 
-export function loadConfig(file: string): GatewayConfig {
+/** A config file's absolute path and text; an unreadable file is an InputError naming it. */
+export function readConfigFile(file: string): { abs: string; text: string } {
   const abs = path.resolve(file);
-  let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    return { abs, text: readFileSync(abs, 'utf8') };
   } catch (err) {
     throw new InputError([{ file: abs, path: [], reason: `cannot read: ${(err as Error).message}` }]);
   }
+}
+
+export function loadConfig(file: string): GatewayConfig {
+  const { abs, text } = readConfigFile(file);
   return parseConfigText(text, abs, readHostFacts());
 }
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseYaml, lineOf, schemaProblems } from '../config/load-config.js';
+import { parseYaml, lineOf, readConfigFile, schemaProblems } from '../config/load-config.js';
 import { InputError, type Problem } from '../errors.js';
 import { isIpv4 } from '../util/ipv4.js';
 
@@ -50,13 +50,7 @@ export interface WorkerAgentConfig extends Omit<Parsed, 'secret' | 'secretFile'>
 }
 
 export function loadWorkerConfig(file: string): WorkerAgentConfig {
-  const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    throw new InputError([{ file: abs, path: [], reason: `cannot read: ${(err as Error).message}` }]);
-  }
+  const { abs, text } = readConfigFile(file);
   return parseWorkerConfigText(text, abs);
 }
 

@@ -15,7 +15,7 @@
  * the handle's finalizer if it is collected first; a run in flight holds a reference to the handle, so the
  * finalizer never races the worker thread.
  *
- * Namespaces: a netlink socket belongs to the network namespace of the thread that created it, for life.
+ * Namespaces (netns.c): a netlink socket belongs to the network namespace of the thread that created it.
  * nft_ctx_new opens libnftables' socket, so entering the target namespace around that call is enough; the
  * thread goes back to its own namespace before nftOpen returns.
  */
@@ -23,16 +23,14 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
 
 #include <nftables/libnftables.h>
 #include <node_api.h>
 
+#include "netns.h"
 #include "nft.h"
 
 #define NFT_MAGIC 0x4e465431u /* "NFT1" */
@@ -87,26 +85,10 @@ static nft_handle *get_handle(napi_env env, napi_value v) {
 /* nft_ctx_new in the namespace at `path` (NULL: the caller's own); on failure returns NULL with `why` set. */
 static struct nft_ctx *ctx_in_netns(const char *path, char *why, size_t whylen) {
   struct nft_ctx *ctx;
-  int self = -1, target = -1;
-  if (path) {
-    if ((self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
-      snprintf(why, whylen, "cannot open this thread's network namespace: %s", strerror(errno));
-      return NULL;
-    }
-    if ((target = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(target, CLONE_NEWNET) != 0) {
-      snprintf(why, whylen, "cannot enter network namespace %.256s: %s", path, strerror(errno));
-      if (target >= 0) close(target);
-      close(self);
-      return NULL;
-    }
-  }
+  int self = rgw_netns_enter(path, why, whylen);
+  if (self == -1) return NULL;
   ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (path) {
-    /* Staying in the target namespace would move everything this thread (Node's main thread) opens later. */
-    if (setns(self, CLONE_NEWNET) != 0) abort();
-    close(self);
-    close(target);
-  }
+  rgw_netns_leave(self);
   if (!ctx || nft_ctx_buffer_output(ctx) != 0 || nft_ctx_buffer_error(ctx) != 0) {
     if (ctx) nft_ctx_free(ctx);
     snprintf(why, whylen, "cannot create an nft context");

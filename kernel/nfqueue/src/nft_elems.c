@@ -21,14 +21,11 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
@@ -39,6 +36,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <node_api.h>
 
+#include "netns.h"
 #include "nft_elems.h"
 
 #define ELEMS_MAGIC 0x454c4d31u /* "ELM1" */
@@ -92,32 +90,17 @@ static elems_handle *get_handle(napi_env env, napi_value v) {
   return ((elems_handle *)p)->magic == ELEMS_MAGIC ? p : NULL;
 }
 
-/* A netlink socket belongs to the namespace of the thread that opened it: enter `path` only around that. */
+/* The socket is opened inside the namespace at `path` (NULL: the caller's own). */
 static struct mnl_socket *open_in_netns(const char *path, char *why, size_t whylen) {
   struct mnl_socket *nl;
-  int self = -1, target = -1, one = 1;
-  if (path) {
-    if ((self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
-      snprintf(why, whylen, "cannot open this thread's network namespace: %s", strerror(errno));
-      return NULL;
-    }
-    if ((target = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(target, CLONE_NEWNET) != 0) {
-      snprintf(why, whylen, "cannot enter network namespace %.256s: %s", path, strerror(errno));
-      if (target >= 0) close(target);
-      close(self);
-      return NULL;
-    }
-  }
+  int one = 1, self = rgw_netns_enter(path, why, whylen);
+  if (self == -1) return NULL;
   nl = mnl_socket_open(NETLINK_NETFILTER);
   if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
     mnl_socket_close(nl);
     nl = NULL;
   }
-  if (path) {
-    if (setns(self, CLONE_NEWNET) != 0) abort(); /* staying would move everything this thread opens later */
-    close(self);
-    close(target);
-  }
+  rgw_netns_leave(self);
   if (!nl) {
     snprintf(why, whylen, "cannot open a netfilter netlink socket: %s", strerror(errno));
     return NULL;
