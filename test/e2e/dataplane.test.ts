@@ -130,7 +130,7 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       assert.ok(r.flowsPerSecond >= 200, JSON.stringify(r));
     });
 
-    test('the same through Debian\'s Unbound as the recursive resolver', async () => {
+    test('the same through Debian\'s Unbound as the recursive resolver', async (t) => {
       const unbound = await startUnbound(tb, 'public', '127.0.0.1', 'gwa.demo', WAN);
       try {
         const mix = [
@@ -138,8 +138,14 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
           { name: 'udp.hostb.gwa.demo', proto: 'udp', port: 5001 },
           { name: 'ssh.hostb.gwa.demo', proto: 'tcp', port: 22 },
         ];
-        const r = await client({ op: 'load', dns: { server: '127.0.0.1' }, mix, count: 300, rate: 100, concurrency: 4 });
+        // A resolver answers every client waiting on the same name with ONE upstream answer (Unbound merges
+        // identical queries in flight), and that answer is a single-use reservation: when the pool or the host's
+        // cap made the gateway silent for a moment, queries pile up and all but one of their clients are
+        // refused. An application behind a resolver retries; so does this client, once.
+        const r = await client({ op: 'load', dns: { server: '127.0.0.1' }, mix, count: 300, rate: 100, concurrency: 4, attempts: 2 });
+        t.diagnostic(`${r.ok}/${r.count} flows, ${r.dnsRetries} DNS retries, ${r.flowRetries} flows tried again`);
         assert.equal(r.ok, 300, JSON.stringify(r));
+        assert.ok(r.flowRetries <= 15, `at most 5 % of flows tried again: ${JSON.stringify(r)}`);
       } finally {
         await unbound.stop();
       }

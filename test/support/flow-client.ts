@@ -3,8 +3,9 @@
  *
  *   {"op":"flows","dns":{"server":"100.64.1.130","port":53},"flows":[{"name":"tcp.hosta.gwa.demo","proto":"tcp","port":5000}, ...]}
  *     one flow each, in order: resolve (A, with resolver-style retries), then talk to the answer.
- *   {"op":"load","dns":{...},"mix":[...flows],"count":2000,"rate":250,"concurrency":16}
+ *   {"op":"load","dns":{...},"mix":[...flows],"count":2000,"rate":250,"concurrency":16,"attempts":1}
  *     `count` flows drawn round-robin from `mix`, started at `rate` per second; reports successes and timing.
+ *     attempts > 1: a failed flow resolves and tries again, as an application behind a resolver would.
  *   {"op":"connect","address":"100.64.1.131","proto":"tcp","port":23}
  *     talk to an address without a query (expects refusal).
  */
@@ -116,7 +117,16 @@ async function flow(dns: DnsServer, f: Flow, payload: string): Promise<FlowResul
   return { name: f.name, address, dnsTries: tries, ms: Math.round(performance.now() - start), ...r };
 }
 
-async function load(dns: DnsServer, mix: Flow[], count: number, rate: number, concurrency: number) {
+async function load(dns: DnsServer, mix: Flow[], count: number, rate: number, concurrency: number, attempts = 1) {
+  let flowRetries = 0;
+  const attempt = async (f: Flow, payload: string): Promise<FlowResult> => {
+    let r = await flow(dns, f, payload);
+    for (let a = 1; a < attempts && !r.ok; a++) {
+      flowRetries++;
+      r = await flow(dns, f, payload);
+    }
+    return r;
+  };
   const results: FlowResult[] = [];
   let started = 0;
   let inFlight = 0;
@@ -128,7 +138,7 @@ async function load(dns: DnsServer, mix: Flow[], count: number, rate: number, co
         const f = mix[started % mix.length];
         const n = started++;
         inFlight++;
-        void flow(dns, f, `flow-${n}`).then((r) => {
+        void attempt(f, `flow-${n}`).then((r) => {
           inFlight--;
           results.push(r);
           if (results.length === count) resolveAll();
@@ -146,6 +156,7 @@ async function load(dns: DnsServer, mix: Flow[], count: number, rate: number, co
     seconds: Number(seconds.toFixed(2)),
     flowsPerSecond: Math.round(count / seconds),
     dnsRetries: results.reduce((n, r) => n + (r.dnsTries ?? 1) - 1, 0),
+    flowRetries,
     failures: failures.slice(0, 10),
   };
 }
@@ -160,7 +171,7 @@ async function main(): Promise<void> {
     for (const f of job.flows as Flow[]) results.push(await flow(job.dns, f, job.payload ?? 'hello'));
     out = results;
   } else if (job.op === 'load') {
-    out = await load(job.dns, job.mix, job.count, job.rate, job.concurrency ?? 16);
+    out = await load(job.dns, job.mix, job.count, job.rate, job.concurrency ?? 16, job.attempts ?? 1);
   } else if (job.op === 'connect') {
     out = await talk(job.address, job.proto, job.port, job.payload ?? 'hello');
   } else throw new Error(`unknown op ${job.op}`);
