@@ -113,7 +113,7 @@ export class GroupCommit<P, H> {
     try {
       handle = this.handle ??= this.transport.open();
     } catch (err) {
-      this.settle(runs, false, `cannot open libnftables: ${(err as Error).message}`);
+      this.settle(runs, false, `cannot open the kernel channel: ${(err as Error).message}`);
       return;
     }
     this.transport.run(

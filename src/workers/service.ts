@@ -62,7 +62,6 @@ export class WorkersService {
   private readonly saver: CoalescingSaver;
   private readonly nat = new Map<string, NatSummary>();
   private readonly accounts = new Map<string, LeaseAccount>();
-  private readonly listeners = new Set<(records: WorkerRecords) => void>();
   private readonly changeListeners = new Set<(changed: ReadonlyMap<string, WorkerRecord | undefined>) => void>();
   private tail: Promise<unknown> = Promise.resolve();
   private readonly queue: { step: Step; resolve: (r: { outcome: ServiceOutcome; save: boolean }) => void }[] = [];
@@ -70,7 +69,6 @@ export class WorkersService {
   private timers: NodeJS.Timeout[] = [];
   private state: 'new' | 'running' | 'stopped' = 'new';
   private refreshing: Promise<void> | undefined;
-  private notifyPending: NodeJS.Immediate | undefined;
 
   constructor(private readonly opts: WorkersServiceOptions) {
     this.publicAddress = opts.publicAddress;
@@ -113,7 +111,6 @@ export class WorkersService {
     this.log.info({ workers: this.registry.workers().length, leases: leases.length, backend: this.opts.backend.kind, stateFile: this.opts.stateFile }, 'workers service started');
     // restored workers' names are in DNS before the gateway answers its first query
     this.notifyChanged(this.records());
-    this.notifyNow();
   }
 
   /** Stops the timers, lets running changes finish, removes the kernel mappings. The state file stays. */
@@ -128,8 +125,6 @@ export class WorkersService {
     await this.tail;
     await this.saver.idle();
     await this.refreshing;
-    if (this.notifyPending) clearImmediate(this.notifyPending);
-    this.notifyPending = undefined;
     await this.opts.backend.stop();
     this.log.info('workers service stopped');
   }
@@ -172,17 +167,11 @@ export class WorkersService {
   /**
    * Calls `listener` synchronously after every change that reached the kernel, with only the workers it
    * changed (undefined: the worker holds no registration any more), and once at start with every worker.
-   * O(the change), unlike onRecordsChange: what keeps DNS up to date during a burst of 1,000 registrations.
+   * O(the change): rebuilding every worker's names after each of 1,000 registrations made them quadratic.
    */
   onWorkersChange(listener: (changed: ReadonlyMap<string, WorkerRecord | undefined>) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
-  }
-
-  /** Calls `listener` with the new records after every change that reached the kernel. Returns an unsubscribe. */
-  onRecordsChange(listener: (records: WorkerRecords) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** For `realmgw workers`: registrations, endpoints and the counters of the last kernel reading. */
@@ -334,7 +323,6 @@ export class WorkersService {
         changedWorkers.set(name, w && { address: w.address, leases: w.leases });
       }
       this.notifyChanged(changedWorkers);
-      this.notify();
     }
   }
 
@@ -350,30 +338,6 @@ export class WorkersService {
 
   private undo(before: RegistryState): void {
     this.registry = Registry.restore(this.opts.config, before, { now: this.now(), random: this.random, resetLastSeen: false }).registry;
-  }
-
-  /**
-   * Listeners hear once per burst of changes (the next turn of the event loop), not once per change: rebuilding
-   * every worker's DNS names after each of 1,000 registrations made registering them quadratic (the bench).
-   */
-  private notify(): void {
-    if (this.listeners.size === 0 || this.notifyPending) return;
-    this.notifyPending = setImmediate(() => {
-      this.notifyPending = undefined;
-      this.notifyNow();
-    });
-  }
-
-  private notifyNow(): void {
-    if (this.listeners.size === 0) return;
-    const records = this.records();
-    for (const l of this.listeners) {
-      try {
-        l(records);
-      } catch (err) {
-        this.log.error({ err }, 'a workers records listener failed');
-      }
-    }
   }
 
   private every(ms: number, fn: () => void): void {

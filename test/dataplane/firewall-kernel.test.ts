@@ -10,15 +10,10 @@ import type { DataplaneHost, DataplaneModel } from '../../src/dataplane/model.js
 import { firewallProblems, groupSetName, renderFirewall, type FirewallRender } from '../../src/dataplane/firewall.js';
 import { loadPolicyFolder, type FirewallRule } from '../../src/policy/index.js';
 import { run, type NsProcess } from '../support/netns.js';
-import { ScratchNamespaces } from '../support/scratch-ns.js';
+import { ScratchNamespaces, kernelTestSkip } from '../support/scratch-ns.js';
 import { E2E_TIMEOUT_MS, POLICIES_DIR } from '../support/repo.js';
 
-const SKIP =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces)'
-    : !['/usr/sbin/iptables-restore', '/usr/sbin/ipset'].every((p) => existsSync(p))
-      ? 'needs iptables and ipset (orchestration/install-deps.sh)'
-      : false;
+const SKIP = kernelTestSkip(['/usr/sbin/iptables-restore', '/usr/sbin/ipset'], 'iptables and ipset');
 
 function inNs(ns: string, cmd: string, args: readonly string[], input?: string) {
   return run('ip', ['netns', 'exec', ns, cmd, ...args], { check: true, input });

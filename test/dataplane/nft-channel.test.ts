@@ -99,6 +99,6 @@ describe('NftChannel', () => {
       nftClose: () => undefined,
     };
     const ch = new NftChannel({ binding, netns: 'x' });
-    await assert.rejects(ch.run('cmd'), /cannot open libnftables: cannot enter network namespace/);
+    await assert.rejects(ch.run('cmd'), /cannot open the kernel channel: cannot enter network namespace/);
   });
 });

@@ -11,19 +11,13 @@
 // discoverNat in -cli from its own local port. The result must name the behaviour the rules implement.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatDiscovery } from '../../src/stun/discover.js';
 import { run } from '../support/netns.js';
-import { ScratchNamespaces } from '../support/scratch-ns.js';
+import { ScratchNamespaces, kernelTestSkip } from '../support/scratch-ns.js';
 
-const SKIP =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces)'
-    : !['/usr/sbin/nft', '/usr/sbin/ip'].every((p) => existsSync(p))
-      ? 'needs nft and iproute2 (orchestration/install-deps.sh)'
-      : false;
+const SKIP = kernelTestSkip(['/usr/sbin/nft', '/usr/sbin/ip'], 'nft and iproute2');
 
 const AGENT = join(dirname(fileURLToPath(import.meta.url)), 'ns-agent.js');
 const scratch = new ScratchNamespaces();

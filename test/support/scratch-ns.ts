@@ -23,6 +23,15 @@ import {
   teardownAtExit,
 } from './netns.js';
 
+/**
+ * Why a kernel test cannot run here (not root, or a tool missing), for node:test's `skip`; false when it can.
+ * test/run.sh refuses to run without root and installs every tool, so under `npm test` this is always false.
+ */
+export function kernelTestSkip(tools: readonly string[], what: string): string | false {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
+  return tools.every((t) => existsSync(t)) ? false : `needs ${what} (orchestration/install-deps.sh)`;
+}
+
 const NAME = /^[A-Za-z0-9_.-]{1,20}$/;
 /** where `ip netns add` mounts a named namespace (iproute2's NETNS_RUN_DIR) */
 const netnsPath = (ns: string): string => `/run/netns/${ns}`;

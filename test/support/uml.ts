@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from './repo.js';
 
 export const UML_KERNEL = '/usr/bin/linux.uml';
@@ -76,7 +76,8 @@ function shellQuote(s: string): string {
 /** The guest's init: mount what tools need, load modules, run the script, report its status, power off. */
 function initScript(scriptPath: string, modules: readonly string[], marker: string): string {
   return `#!/bin/sh
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/run/home TMPDIR=/run/tmp LC_ALL=C
+# the host's node first, wherever it is installed (the guest sees the host's / read-only)
+export PATH=${shellQuote(dirname(process.execPath))}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/run/home TMPDIR=/run/tmp LC_ALL=C
 report() { echo "${marker} $1"; poweroff -f >/dev/null 2>&1 || echo o > /proc/sysrq-trigger; sleep 10; }
 mount -t proc proc /proc && mount -t sysfs sys /sys && mount -t tmpfs run /run || report 125
 mkdir -p /run/home /run/tmp /run/netns /run/mods/lib/modules

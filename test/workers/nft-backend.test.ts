@@ -3,7 +3,6 @@
 // TCP and UDP through FULL-NAT, counters, removal, all-or-nothing diffs, restart over a leftover, clean stop.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CommandRunner } from '../../src/dataplane/command.js';
 import { NftError } from '../../src/dataplane/nft.js';
@@ -13,13 +12,9 @@ import { NftMappingBackend, cleanupNftWorkers } from '../../src/workers/backends
 import { NftWorkersError, compileNftWorkersOptions, renderNftWorkersStart } from '../../src/workers/backends/nft-render.js';
 import { DIST_DIR, E2E_TIMEOUT_MS } from '../support/repo.js';
 import { WORKER_NET, WorkerNet } from '../support/worker-net.js';
+import { kernelTestSkip } from '../support/scratch-ns.js';
 
-const SKIP =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces)'
-    : !['/usr/sbin/nft', '/usr/sbin/ip'].every((p) => existsSync(p))
-      ? 'needs nft and iproute2 (orchestration/install-deps.sh)'
-      : false;
+const SKIP = kernelTestSkip(['/usr/sbin/nft', '/usr/sbin/ip'], 'nft and iproute2');
 
 const FLOW_SERVER = path.join(DIST_DIR, 'test', 'support', 'flow-server.js');
 const FLOW_CLIENT = path.join(DIST_DIR, 'test', 'support', 'flow-client.js');
