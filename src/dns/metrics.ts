@@ -14,6 +14,10 @@ export class DnsMetrics {
   tcpRetrySucceeded = 0;
   /** Reservations the data plane failed to install (query refused, reservation cancelled). */
   kernelFailed = 0;
+  /** Unproven requesters answered with a challenge (TC, BADCOOKIE, CNAME) instead of a reservation. */
+  challenged = 0;
+  /** Proven requesters refused by reputation tier or budget. */
+  policyRefused = 0;
   forwarded = 0;
   /** Tries at an upstream that gave no usable reply; the next try goes to the next upstream. */
   forwardAttemptsFailed = 0;

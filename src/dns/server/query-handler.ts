@@ -4,6 +4,8 @@ import type { View } from '../authority/views.js';
 import { allocationSpec, decide, emptyAnswer, type Decision } from '../answer/decide.js';
 import { ResponseCache, type CacheEntry } from '../answer/response-cache.js';
 import type { Forwarder } from '../forward/forwarder.js';
+import type { AllocationGate, Ticket } from '../admission/allocation-gate.js';
+import type { AliasGrant } from '../proof/alias-challenges.js';
 import type { DnsMetrics } from '../metrics.js';
 import { buildTemplate, headerOnlyError, instantiate, udpLimit, type ResponseSpec } from '../wire/encode-response.js';
 import { parseQuery, RCODE, type Query } from '../wire/parse-query.js';
@@ -27,6 +29,11 @@ export interface QueryHandlerDeps {
    * if it rejects, the reservation is cancelled and the query treated like an exhausted pool.
    */
   onReserve?: (r: Reservation, client: string) => void | Promise<void>;
+  /**
+   * Who may reserve (WAN): proof of address, reputation, budget, client-subnet binding. Absent: everyone who
+   * asks (the LAN view, or a gateway with the defences off).
+   */
+  gate?: AllocationGate;
 }
 
 const PLACEHOLDER = '0.0.0.0';
@@ -68,8 +75,29 @@ export class QueryHandler {
       return this.send(buildTemplate(parsed.query, packet, spec, this.deps), parsed.query, packet, transport);
     }
     const query = parsed.query;
+    const aliases = this.deps.gate?.aliases;
+    if (aliases?.isAlias(query.qname)) return this.aliasFollowUp(query, packet, transport, client);
     const entry = this.entryFor(query, packet);
     return this.carryOut(entry, query, packet, transport, client);
+  }
+
+  /**
+   * The follow-up to a CNAME challenge: allocate for the service the alias stands for, answering under the
+   * alias's name. An unknown, used or expired alias gets what the zone says about that name (NXDOMAIN).
+   * Never cached: every alias is asked for once.
+   */
+  private aliasFollowUp(query: Query, packet: Buffer, transport: Transport, client: string) {
+    const gate = this.deps.gate!;
+    const grant = gate.aliases!.redeem(query.qname, this.deps.now());
+    const decision = grant && decide(this.deps.view, grant.qname, grant.qtype, query.qclass);
+    if (!grant || decision?.kind !== 'allocate') {
+      if (!grant) gate.stats.aliasesUnknown++;
+      const d = decide(this.deps.view, query.qname, query.qtype, query.qclass);
+      const spec = d.kind === 'answer' ? d.spec : emptyAnswer(this.deps.view);
+      return this.send(buildTemplate(query, packet, spec, this.deps), query, packet, transport);
+    }
+    const template = buildTemplate(query, packet, allocationSpec(this.deps.view, query.qname, decision, PLACEHOLDER), this.deps);
+    return this.allocate({ decision, template }, query, packet, transport, client, grant);
   }
 
   /** Drops every cached answer; call after zones or policies change. */
@@ -104,27 +132,57 @@ export class QueryHandler {
         return this.send(template, query, packet, transport);
       case 'forward':
         return this.forward(query, packet, transport);
-      case 'allocate': {
-        const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
-        // A truncated answer carries no address: don't spend a reservation on it, the client comes back over TCP.
-        if (template.full.length > limit) return this.send(template, query, packet, transport);
-        const reserved = this.reserve(decision, client);
-        if (reserved?.ready) return this.afterReady(reserved, decision, template, query, packet, transport, client);
-        if (reserved) return this.send(template, query, packet, transport, reserved.address);
-        return this.refuseAllocation(decision, template, query, packet, transport, client);
-      }
+      case 'allocate':
+        return this.allocate({ decision, template }, query, packet, transport, client);
     }
   }
 
-  private refuseAllocation(d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, client: string) {
+  private allocate(entry: { decision: Allocation; template: CacheEntry['template'] }, query: Query, packet: Buffer, transport: Transport, client: string, alias?: AliasGrant) {
+    const { decision, template } = entry;
+    const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
+    // A truncated answer carries no address: don't spend a reservation on it, the client comes back over TCP.
+    if (template.full.length > limit) return this.send(template, query, packet, transport);
+    let ticket: Ticket | undefined;
+    const gate = this.deps.gate;
+    if (gate) {
+      const s = decision.service;
+      const verdict = gate.check({
+        query,
+        packet,
+        transport,
+        client,
+        qname: alias?.qname ?? query.qname,
+        qtype: alias?.qtype ?? query.qtype,
+        key: { protocol: s.protocol, port: s.port },
+        alias,
+      });
+      if (verdict.kind === 'challenge') {
+        this.deps.metrics.challenged++;
+        return verdict.reply;
+      }
+      if (verdict.kind === 'refuse') {
+        // Policy, not scarcity: waiting would not change the answer, so TCP gets its empty answer at once.
+        this.deps.metrics.policyRefused++;
+        if (transport === 'udp') return undefined;
+        return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, packet, 'tcp');
+      }
+      ticket = verdict.ticket;
+    }
+    const reserved = this.reserve(decision, client, ticket);
+    if (reserved?.ready) return this.afterReady(reserved, decision, template, query, packet, transport, client, ticket);
+    if (reserved) return this.send(template, query, packet, transport, reserved.address);
+    return this.refuseAllocation(decision, template, query, packet, transport, client, ticket);
+  }
+
+  private refuseAllocation(d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, client: string, ticket?: Ticket) {
     if (transport === 'udp') {
       this.deps.metrics.exhaustedUdpDropped++;
       return undefined;
     }
-    return this.retryOverTcp(d, template, query, packet, client);
+    return this.retryOverTcp(d, template, query, packet, client, ticket);
   }
 
-  private async afterReady(reserved: Reserved, d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, client: string) {
+  private async afterReady(reserved: Reserved, d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, client: string, ticket?: Ticket) {
     try {
       await reserved.ready;
       return this.send(template, query, packet, transport, reserved.address);
@@ -132,11 +190,11 @@ export class QueryHandler {
       this.deps.metrics.kernelFailed++;
       this.deps.log.error({ err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
       this.deps.pool.cancel(reserved.id, this.deps.now());
-      return this.refuseAllocation(d, template, query, packet, transport, client);
+      return this.refuseAllocation(d, template, query, packet, transport, client, ticket);
     }
   }
 
-  private reserve(d: Allocation, client: string): Reserved | undefined {
+  private reserve(d: Allocation, client: string, ticket?: Ticket): Reserved | undefined {
     const s = d.service;
     const result = this.deps.pool.reserve(
       {
@@ -147,18 +205,20 @@ export class QueryHandler {
         lifetimeMs: s.lifetimeMs,
         hostMax: s.hostMax,
         loosePacket: s.loosePacket,
+        source: ticket?.source,
       },
       this.deps.now(),
     );
     if (!result.ok) return undefined;
     this.deps.metrics.allocations++;
+    if (ticket) this.deps.gate!.reserved(result.reservation, ticket);
     const ready = this.deps.onReserve?.(result.reservation, client);
     return { id: result.reservation.id, address: result.reservation.address, ready: ready ?? undefined };
   }
 
-  private async retryOverTcp(d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, client: string) {
+  private async retryOverTcp(d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, client: string, ticket?: Ticket) {
     await this.deps.sleep(this.deps.tcpRetryMs);
-    const reserved = this.reserve(d, client);
+    const reserved = this.reserve(d, client, ticket);
     if (reserved) {
       try {
         await reserved.ready;

@@ -14,6 +14,8 @@ export interface Edns {
   dnssecOk: boolean;
   /** EDNS Client Subnet (RFC 7871), IPv4 only; kept for binding reservations to a client subnet later. */
   clientSubnet?: { address: number; sourcePrefix: number };
+  /** RFC 7873 COOKIE option: the client cookie (8 bytes) and the server cookie it echoes (8..32), if any. */
+  cookie?: { client: Buffer; server?: Buffer };
 }
 
 export interface Query {
