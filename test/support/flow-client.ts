@@ -38,6 +38,36 @@ const DNS_TIMEOUT_MS = 300;
 const DNS_TRIES = 12;
 const IO_TIMEOUT_MS = 2000;
 
+const firstA = (m: Buffer) => (dnsPacket.decode(m).answers?.find((x) => x.type === 'A') as dnsPacket.StringAnswer | undefined)?.data;
+
+/** One query over TCP, as a stub does after a truncated (TC=1) UDP answer. */
+function resolveTcp(dns: DnsServer, name: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const id = Math.floor(Math.random() * 65536);
+    const q = dnsPacket.streamEncode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: 'A', class: 'IN' }] });
+    const s = net.connect({ host: dns.server, port: dns.port ?? 53 }, () => s.end(q));
+    let got = Buffer.alloc(0);
+    const done = (v?: string) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(v);
+    };
+    const t = setTimeout(() => done(undefined), IO_TIMEOUT_MS);
+    s.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
+        try {
+          done(firstA(got.subarray(2, 2 + got.readUInt16BE(0))));
+        } catch {
+          done(undefined);
+        }
+      }
+    });
+    s.on('error', () => done(undefined));
+    s.on('close', () => done(undefined));
+  });
+}
+
 function resolveOnce(dns: DnsServer, name: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
@@ -52,8 +82,14 @@ function resolveOnce(dns: DnsServer, name: string): Promise<string | undefined> 
       try {
         const p = dnsPacket.decode(m);
         if (p.id !== id) return;
-        const a = p.answers?.find((x) => x.type === 'A') as dnsPacket.StringAnswer | undefined;
-        done(a?.data);
+        if (p.flag_tc) {
+          // The gateway wants proof of our address before it spends a pool address on us: come back over TCP.
+          clearTimeout(t);
+          s.close();
+          resolveTcp(dns, name).then(resolve, () => resolve(undefined));
+          return;
+        }
+        done(firstA(m));
       } catch {
         done(undefined);
       }

@@ -10,10 +10,9 @@ import { CircularPool, type Reservation } from '../../../src/pool/circular-pool.
 import { buildViews } from '../../../src/dns/authority/views.js';
 import { DnsMetrics } from '../../../src/dns/metrics.js';
 import { QueryHandler, type Transport } from '../../../src/dns/server/query-handler.js';
-import { AllocationGate, type Admission } from '../../../src/dns/admission/allocation-gate.js';
+import type { AllocationGate, Admission } from '../../../src/dns/admission/allocation-gate.js';
+import { buildGate } from '../../../src/dns/admission/build-gate.js';
 import type { Challenge } from '../../../src/dns/admission/address-proof.js';
-import { CookieSecrets } from '../../../src/dns/proof/cookie-secrets.js';
-import { AliasChallenges } from '../../../src/dns/proof/alias-challenges.js';
 import { hosts, poolAddrs, zones } from '../../support/dns-view-fixture.js';
 
 interface Opts {
@@ -35,21 +34,20 @@ function setup(o: Opts = {}) {
   });
   const views = buildViews(zones, hosts, { serviceAddress: '100.64.1.130', addresses: poolAddrs, nameZone: 'gwa.demo' });
   const metrics = new DnsMetrics();
-  gate = new AllocationGate({
-    policy: { required: true, challenges: o.challenges ?? ['badcookie', 'cname', 'tc'] },
-    cookies: new CookieSecrets({ rotateMs: 3_600_000 }),
-    aliases: new AliasChallenges({ zone: 'gwa.demo', windowMs: 2000, maxPending: 100 }),
-    admission: o.admission,
-    udpPayloadSize: 1232,
-    now: () => now,
-    wallSeconds: () => 1_800_000_000 + Math.floor(now / 1000),
-    poolSize: () => pool.size,
-    poolLive: () => pool.stats.live,
-    wouldShare: (key) => {
-      const a = pool.nextAddressFor(key);
-      return a !== undefined && pool.live(a).length > 0;
+  gate = buildGate(
+    {
+      proofRequired: true,
+      challenges: o.challenges ?? ['badcookie', 'cname', 'tc'],
+      cookies: { rotateMs: 3_600_000 },
+      cname: { zone: 'gwa.demo', windowMs: 2000, maxPending: 100 },
+      ecsPrefixLength: 24,
+      admission: o.admission,
     },
-  });
+    pool,
+    () => now,
+    1232,
+  );
+
   const handler = new QueryHandler({
     view: views.wan, pool, metrics, log: pino({ level: 'silent' }), now: () => now, sleep: async () => {}, udpPayloadSize: 1232, tcpRetryMs: 0, gate,
   });
