@@ -22,8 +22,25 @@ export class DnsMetrics {
   /** Tries at an upstream that gave no usable reply; the next try goes to the next upstream. */
   forwardAttemptsFailed = 0;
   forwardFailed = 0;
+  /** LAN queries refused because maxInFlight forwards were already waiting for upstreams (answered SERVFAIL). */
+  forwardRefusedBusy = 0;
+  /** Queries from a client outside the view's allowed networks: dropped unanswered, before parsing. */
+  clientNotAllowed = 0;
+  /** Errors while handling one query (a bug, or the handler refusing input): counted, logged throttled. */
+  handlerErrors = 0;
   tcpConnections = 0;
+  /** Connections refused because tcpMaxConnections were open. */
   tcpRejected = 0;
+  /** Connections refused because their source address already had tcpMaxConnectionsPerSource open. */
+  tcpRejectedPerSource = 0;
+  /** Connections closed at tcpMaxLifetimeMs (RFC 7766 §6.2.3), busy or not. */
+  tcpLifetimeClosed = 0;
+  /** Connections closed after tcpIdleTimeoutMs without traffic. */
+  tcpIdleClosed = 0;
+  /** Times a connection's reading stopped because its unsent answers reached tcpMaxQueuedBytes. */
+  tcpPausedForBacklog = 0;
+  /** Connections dropped for a framing error (a zero-length message). */
+  tcpFramingErrors = 0;
   readonly rcodes: { [rcode: number]: number } = {};
 
   countRcode(rcode: number): void {

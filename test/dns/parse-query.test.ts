@@ -32,7 +32,11 @@ test('EDNS0: size, DO bit and IPv4 client subnet', () => {
   const r = parseQuery(buf);
   assert.equal(r.kind, 'query');
   if (r.kind !== 'query') return;
-  assert.deepEqual(r.query.edns, { udpSize: 4000, version: 0, dnssecOk: true, clientSubnet: { address: 0xc6336400, sourcePrefix: 24 } });
+  assert.deepEqual(r.query.edns, {
+    udpSize: 4000, version: 0, dnssecOk: true,
+    ecs: { family: 1, sourcePrefix: 24, scopePrefix: 0, address: Buffer.from([198, 51, 100]) },
+    clientSubnet: { address: 0xc6336400, sourcePrefix: 24 },
+  });
 });
 
 test('drops packets too short for a header and responses', () => {
@@ -86,5 +90,70 @@ test('never throws on random garbage', () => {
     for (let j = 0; j < len; j++) buf[j] = rnd();
     if (len > 2) buf[2] &= 0x7f; // mostly queries, so parsing goes deep
     assert.doesNotThrow(() => parseQuery(buf));
+  }
+});
+
+test('the 20-byte query whose question points into its own label content is FORMERR, not a throw', () => {
+  // Offset 12 holds a label length (1), 13 its content byte, 14-15 a pointer to 13: into the label, not onto one.
+  const buf = Buffer.from('123401000001000000000000' + '0100c00d' + '00010001', 'hex');
+  assert.equal(buf.length, 20);
+  const r = parseQuery(buf);
+  assert.equal(r.kind, 'error');
+  assert.equal(r.kind === 'error' && r.rcode, RCODE.FORMERR);
+  assert.equal(r.kind === 'error' && r.id, 0x1234);
+});
+
+test('any compression pointer in the question is FORMERR: into the header, onto its own label start, into a label', () => {
+  for (const name of ['c005', '0161c00c', '0161c00d', '01610162c00e']) {
+    const buf = Buffer.from('123401000001000000000000' + name + '00010001', 'hex');
+    const r = parseQuery(buf);
+    assert.equal(r.kind === 'error' && r.rcode, RCODE.FORMERR, name);
+  }
+});
+
+test('wire forms of the question name: client spelling and lowercase', () => {
+  const r = parseQuery(query('WwW.HostA.GWA.demo'));
+  assert.equal(r.kind, 'query');
+  if (r.kind !== 'query') return;
+  assert.equal(r.query.qnameWire.toString('latin1'), '\x03WwW\x05HostA\x03GWA\x04demo\x00');
+  assert.equal(r.query.qnameWireLower.toString('latin1'), '\x03www\x05hosta\x03gwa\x04demo\x00');
+  assert.equal(r.query.qnameCompressed, false);
+});
+
+function withOption(code: number, data: Buffer): Buffer {
+  return query('a.gwa.demo', 'A', { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, options: [{ code, data }] } as unknown as dnsPacket.Answer] });
+}
+
+test('COOKIE: client alone, client and server, and every other length is FORMERR (RFC 7873 §5.2.2)', () => {
+  const client = Buffer.from('0102030405060708', 'hex');
+  const alone = parseQuery(withOption(10, client));
+  assert.equal(alone.kind, 'query');
+  assert.deepEqual(alone.kind === 'query' && alone.query.edns?.cookie, { client });
+  for (const serverLen of [8, 20, 32]) {
+    const server = Buffer.alloc(serverLen, 0xab);
+    const both = parseQuery(withOption(10, Buffer.concat([client, server])));
+    assert.deepEqual(both.kind === 'query' && both.query.edns?.cookie, { client, server }, `server ${serverLen}`);
+  }
+  for (const len of [0, 1, 7, 9, 15, 41, 64]) {
+    const r = parseQuery(withOption(10, Buffer.alloc(len, 1)));
+    assert.equal(r.kind === 'error' && r.rcode, RCODE.FORMERR, `length ${len}`);
+    assert.ok(r.kind === 'error' && r.query, 'the question is kept to echo it');
+  }
+});
+
+test('client subnet of both families is kept raw for echo; IPv4 also as a number', () => {
+  const v4 = parseQuery(withOption(8, Buffer.from('00011800c63364', 'hex')));
+  assert.equal(v4.kind, 'query');
+  if (v4.kind !== 'query') return;
+  assert.deepEqual(v4.query.edns?.ecs, { family: 1, sourcePrefix: 24, scopePrefix: 0, address: Buffer.from('c63364', 'hex') });
+  assert.deepEqual(v4.query.edns?.clientSubnet, { address: 0xc6336400, sourcePrefix: 24 });
+  const v6 = parseQuery(withOption(8, Buffer.from('00023800' + '20010db8000001', 'hex')));
+  assert.equal(v6.kind, 'query');
+  if (v6.kind !== 'query') return;
+  assert.deepEqual(v6.query.edns?.ecs, { family: 2, sourcePrefix: 56, scopePrefix: 0, address: Buffer.from('20010db8000001', 'hex') });
+  assert.equal(v6.query.edns?.clientSubnet, undefined);
+  for (const bad of ['00018100' + '0102030405', '00023800' + '2001', '0001']) {
+    const r = parseQuery(withOption(8, Buffer.from(bad, 'hex')));
+    assert.equal(r.kind === 'error' && r.rcode, RCODE.FORMERR, bad);
   }
 });

@@ -187,3 +187,11 @@ test('an asynchronous data-plane step delays the answer; when it fails the reser
   const tcp = (await failing.ask('www.hosta.gwa.demo', 'A', { transport: 'tcp' }))!.msg;
   assert.equal(tcp.answers!.length, 0, 'TCP: empty answer');
 });
+
+test('a question with a compression pointer into its own label is answered FORMERR, not thrown', async () => {
+  const { ask, metrics } = setup();
+  const r = (await ask('', '', { raw: Buffer.from('123401000001000000000000' + '0100c00d' + '00010001', 'hex') }))!;
+  assert.equal(r.msg.id, 0x1234);
+  assert.equal(r.msg.rcode, 'FORMERR');
+  assert.equal(metrics.malformed, 1);
+});

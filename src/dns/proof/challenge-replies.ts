@@ -64,7 +64,7 @@ function header(buf: Buffer, query: Query, flags: number, rcode: number, answers
 }
 
 function questionOnly(query: Query, packet: Buffer, flags: number, rcode: number, opts: ChallengeOptions): Buffer {
-  const name = clientQname(query, packet);
+  const name = clientQname(query);
   const buf = Buffer.alloc(HEADER + name.length + 4 + optLength(query, opts));
   header(buf, query, flags, rcode, 0);
   name.copy(buf, HEADER);
@@ -90,7 +90,7 @@ export function badCookieReply(query: Query, packet: Buffer, opts: ChallengeOpti
  * name, points into it too, so the record costs 12 bytes plus the alias label.
  */
 export function cnameChallengeReply(query: Query, packet: Buffer, aliasLabel: string, aliasZone: string, opts: ChallengeOptions): Buffer {
-  const name = clientQname(query, packet);
+  const name = clientQname(query);
   const pointer = suffixOffset(name, aliasZone);
   const zoneWire = pointer === undefined ? encodeName(aliasZone) : undefined;
   const rdlength = 1 + aliasLabel.length + (zoneWire ? zoneWire.length : 2);

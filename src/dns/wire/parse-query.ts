@@ -5,17 +5,38 @@
  * yields a verdict (drop or an error rcode), never an exception.
  */
 
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
+/** Response codes; values above 15 are extended (RFC 6891): low 4 bits in the header, the rest in OPT. */
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16, BADCOOKIE: 23 } as const;
 export const TYPE_OPT = 41;
+export const OPTION_CLIENT_SUBNET = 8;
+export const OPTION_COOKIE = 10;
+
+/** An EDNS Client Subnet option as received (RFC 7871 §6), kept whole so it can be echoed (§7.2.1). */
+export interface ClientSubnetOption {
+  /** 1 = IPv4, 2 = IPv6. */
+  family: number;
+  sourcePrefix: number;
+  scopePrefix: number;
+  /** The significant address bytes exactly as sent: ceil(sourcePrefix / 8) of them. */
+  address: Buffer;
+}
+
+/** A DNS COOKIE option (RFC 7873 §4): the client cookie, and the server cookie when the client has one. */
+export interface CookieOption {
+  client: Buffer; // 8 bytes
+  server?: Buffer; // 8..32 bytes
+}
 
 export interface Edns {
   udpSize: number;
   version: number;
   dnssecOk: boolean;
-  /** EDNS Client Subnet (RFC 7871), IPv4 only; kept for binding reservations to a client subnet later. */
+  /** EDNS Client Subnet (RFC 7871), IPv4 only, as a number; kept for binding reservations to a client subnet. */
   clientSubnet?: { address: number; sourcePrefix: number };
-  /** RFC 7873 COOKIE option: the client cookie (8 bytes) and the server cookie it echoes (8..32), if any. */
-  cookie?: { client: Buffer; server?: Buffer };
+  /** The client subnet option of either family, raw, for echoing it in the answer. */
+  ecs?: ClientSubnetOption;
+  /** The first COOKIE option (RFC 7873); later ones are ignored. */
+  cookie?: CookieOption;
 }
 
 export interface Query {
@@ -25,11 +46,22 @@ export interface Query {
   opcode: number;
   /** Canonical question name: lowercase, no trailing dot; labels with '.', '\\' or non-printable bytes escaped. */
   qname: string;
-  /** Where the question name sits in the packet; patched into cached responses to echo the client's case. */
+  /** Where the question name sits in the packet (always 12 .. qnameEnd: the question is never compressed). */
   qnameStart: number;
   qnameEnd: number;
-  /** True when the question name used a compression pointer (legal, rare): such queries bypass the cache. */
-  qnameCompressed: boolean;
+  /**
+   * The question name in wire form as the client spelt it (a view of the packet, not a copy); patched into
+   * cached responses to echo the client's case (0x20 randomisation).
+   */
+  qnameWire: Buffer;
+  /** The same wire form lowercased (a fresh buffer): what cached templates hold. */
+  qnameWireLower: Buffer;
+  /**
+   * Always false: a compressed question name is malformed (see readQuestionName). Kept until the query
+   * handler stops reading it.
+   * @deprecated
+   */
+  qnameCompressed: false;
   qtype: number;
   qclass: number;
   edns?: Edns;
@@ -42,42 +74,30 @@ export type ParseResult =
   /** Answer with this rcode; `query` is present when the question could be read and should be echoed. */
   | { kind: 'error'; id: number; flags: number; rcode: number; reason: string; query?: Query };
 
-const MAX_POINTER_HOPS = 16;
-
 interface NameRead {
   name: string;
-  end: number; // offset just after the name in the original stream
-  compressed: boolean;
+  end: number; // offset just after the name
 }
 
-/** Reads a (possibly compressed) name; returns undefined when malformed. */
-function readName(buf: Buffer, start: number): NameRead | undefined {
+/**
+ * Reads the question name, which must not be compressed. RFC 1035 §4.1.4 lets a pointer stand for a suffix
+ * that occurred earlier in the message, i.e. it must land on a label (or root) of a name read before it. The
+ * question is the first name of a query: the only bytes before any pointer in it are the header and its own
+ * labels. A pointer into the header or into a label's content is garbage; one onto a label start of the name
+ * itself reads the same pointer again, a loop. So no pointer in a question is valid, and refusing them here
+ * (FORMERR) is the whole rule; it also means nothing downstream ever has to decompress a name.
+ * Returns undefined when malformed.
+ */
+function readQuestionName(buf: Buffer, start: number): NameRead | undefined {
   let offset = start;
-  let end = -1;
-  let hops = 0;
-  let wireLength = 1;
   let name = '';
   for (;;) {
     if (offset >= buf.length) return undefined;
     const len = buf[offset];
-    if (len === 0) {
-      if (end < 0) end = offset + 1;
-      break;
-    }
-    const kind = len & 0xc0;
-    if (kind === 0xc0) {
-      if (offset + 1 >= buf.length || ++hops > MAX_POINTER_HOPS) return undefined;
-      const target = ((len & 0x3f) << 8) | buf[offset + 1];
-      if (end < 0) end = offset + 2;
-      // Pointers must go backwards; anything else is either a loop or garbage.
-      if (target >= offset) return undefined;
-      offset = target;
-      continue;
-    }
-    if (kind !== 0) return undefined; // extended label types are obsolete
+    if (len === 0) break;
+    if ((len & 0xc0) !== 0) return undefined; // a pointer (see above) or an obsolete extended label type
     if (offset + 1 + len > buf.length) return undefined;
-    wireLength += len + 1;
-    if (wireLength > 255) return undefined;
+    if (offset + 1 + len - start + 1 > 255) return undefined; // RFC 1035 §3.1: 255 octets, root included
     if (name.length > 0) name += '.';
     for (let i = offset + 1; i <= offset + len; i++) {
       const c = buf[i];
@@ -88,7 +108,18 @@ function readName(buf: Buffer, start: number): NameRead | undefined {
     }
     offset += len + 1;
   }
-  return { name, end, compressed: hops > 0 };
+  return { name, end: offset + 1 };
+}
+
+/** Lowercase copy of an uncompressed wire name. */
+function lowerWire(wire: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(wire.length);
+  // Length octets are at most 63, below 'A' (0x41), so lowering every byte in A-Z leaves them intact.
+  for (let i = 0; i < wire.length; i++) {
+    const c = wire[i];
+    out[i] = c >= 0x41 && c <= 0x5a ? c + 32 : c;
+  }
+  return out;
 }
 
 /** Skips a name without decoding it. */
@@ -118,16 +149,28 @@ function parseEdns(buf: Buffer, nameStart: number, rrStart: number, rdStart: num
     const len = buf.readUInt16BE(o + 2);
     o += 4;
     if (o + len > end) return 'EDNS option overruns OPT record';
-    if (code === 8) {
+    if (code === OPTION_CLIENT_SUBNET) {
       if (len < 4) return 'malformed client subnet option';
       const family = buf.readUInt16BE(o);
       const sourcePrefix = buf[o + 2];
       const addrBytes = len - 4;
+      // RFC 7871 §7.1.2: a source prefix longer than the family's address is FORMERR; other families are ignored.
+      const bits = family === 1 ? 32 : family === 2 ? 128 : 0;
+      if (bits > 0) {
+        if (sourcePrefix > bits || addrBytes !== Math.ceil(sourcePrefix / 8)) return 'malformed client subnet option';
+        edns.ecs = { family, sourcePrefix, scopePrefix: buf[o + 3], address: Buffer.from(buf.subarray(o + 4, o + len)) };
+      }
       if (family === 1) {
-        if (sourcePrefix > 32 || addrBytes > 4 || addrBytes !== Math.ceil(sourcePrefix / 8)) return 'malformed client subnet option';
         let address = 0;
         for (let i = 0; i < 4; i++) address = (address << 8) | (i < addrBytes ? buf[o + 4 + i] : 0);
         edns.clientSubnet = { address: address >>> 0, sourcePrefix };
+      }
+    } else if (code === OPTION_COOKIE) {
+      // RFC 7873 §5.2.2: a client cookie alone (8) or with a server cookie of 8..32 bytes; any other length is FORMERR.
+      if (len !== 8 && (len < 16 || len > 40)) return 'malformed COOKIE option';
+      if (!edns.cookie) {
+        edns.cookie = { client: Buffer.from(buf.subarray(o, o + 8)) };
+        if (len > 8) edns.cookie.server = Buffer.from(buf.subarray(o + 8, o + len));
       }
     }
     o += len;
@@ -148,8 +191,9 @@ export function parseQuery(buf: Buffer): ParseResult {
   if (qdcount !== 1) {
     return { kind: 'error', id, flags, rcode: opcode === 0 ? RCODE.FORMERR : RCODE.NOTIMP, reason: `${qdcount} questions` };
   }
-  const qn = readName(buf, 12);
+  const qn = readQuestionName(buf, 12);
   if (!qn || qn.end + 4 > buf.length) return { kind: 'error', id, flags, rcode: RCODE.FORMERR, reason: 'malformed question' };
+  const qnameWire = buf.subarray(12, qn.end);
   const query: Query = {
     id,
     flags,
@@ -157,7 +201,9 @@ export function parseQuery(buf: Buffer): ParseResult {
     qname: qn.name,
     qnameStart: 12,
     qnameEnd: qn.end,
-    qnameCompressed: qn.compressed,
+    qnameWire,
+    qnameWireLower: lowerWire(qnameWire),
+    qnameCompressed: false,
     qtype: buf.readUInt16BE(qn.end),
     qclass: buf.readUInt16BE(qn.end + 2),
   };
