@@ -7,7 +7,7 @@ import type { Forwarder } from '../forward/forwarder.js';
 import type { AllocationGate, Ticket } from '../admission/allocation-gate.js';
 import type { AliasGrant } from '../proof/alias-challenges.js';
 import type { DnsMetrics } from '../metrics.js';
-import { buildTemplate, headerOnlyError, instantiate, udpLimit, type ResponseSpec } from '../wire/encode-response.js';
+import { buildTemplate, headerOnlyError, instantiate, udpLimit, type PerQueryOptions, type ResponseSpec } from '../wire/encode-response.js';
 import { parseQuery, RCODE, type Query } from '../wire/parse-query.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -72,7 +72,7 @@ export class QueryHandler {
         return headerOnlyError(parsed.id, parsed.flags, parsed.rcode);
       }
       const spec: ResponseSpec = { rcode: parsed.rcode, authoritative: false, answers: [], authorities: [], additionals: [] };
-      return this.send(buildTemplate(parsed.query, packet, spec, this.deps), parsed.query, packet, transport);
+      return this.send(buildTemplate(parsed.query, packet, spec, this.deps), parsed.query, transport, client);
     }
     const query = parsed.query;
     const aliases = this.deps.gate?.aliases;
@@ -94,7 +94,7 @@ export class QueryHandler {
       if (!grant) gate.stats.aliasesUnknown++;
       const d = decide(this.deps.view, query.qname, query.qtype, query.qclass);
       const spec = d.kind === 'answer' ? d.spec : emptyAnswer(this.deps.view);
-      return this.send(buildTemplate(query, packet, spec, this.deps), query, packet, transport);
+      return this.send(buildTemplate(query, packet, spec, this.deps), query, transport, client);
     }
     const template = buildTemplate(query, packet, allocationSpec(this.deps.view, query.qname, decision, PLACEHOLDER), this.deps);
     return this.allocate({ decision, template }, query, packet, transport, client, grant);
@@ -129,9 +129,9 @@ export class QueryHandler {
     const { decision, template } = entry;
     switch (decision.kind) {
       case 'answer':
-        return this.send(template, query, packet, transport);
+        return this.send(template, query, transport, client);
       case 'forward':
-        return this.forward(query, packet, transport);
+        return this.forward(query, packet, transport, client);
       case 'allocate':
         return this.allocate({ decision, template }, query, packet, transport, client);
     }
@@ -141,7 +141,7 @@ export class QueryHandler {
     const { decision, template } = entry;
     const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
     // A truncated answer carries no address: don't spend a reservation on it, the client comes back over TCP.
-    if (template.full.length > limit) return this.send(template, query, packet, transport);
+    if (template.full.length > limit) return this.send(template, query, transport, client);
     let ticket: Ticket | undefined;
     const gate = this.deps.gate;
     if (gate) {
@@ -164,13 +164,13 @@ export class QueryHandler {
         // Policy, not scarcity: waiting would not change the answer, so TCP gets its empty answer at once.
         this.deps.metrics.policyRefused++;
         if (transport === 'udp') return undefined;
-        return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, packet, 'tcp');
+        return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, 'tcp', client);
       }
       ticket = verdict.ticket;
     }
     const reserved = this.reserve(decision, client, ticket);
     if (reserved?.ready) return this.afterReady(reserved, decision, template, query, packet, transport, client, ticket);
-    if (reserved) return this.send(template, query, packet, transport, reserved.address);
+    if (reserved) return this.send(template, query, transport, client, reserved.address);
     return this.refuseAllocation(decision, template, query, packet, transport, client, ticket);
   }
 
@@ -185,7 +185,7 @@ export class QueryHandler {
   private async afterReady(reserved: Reserved, d: Allocation, template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, client: string, ticket?: Ticket) {
     try {
       await reserved.ready;
-      return this.send(template, query, packet, transport, reserved.address);
+      return this.send(template, query, transport, client, reserved.address);
     } catch (err) {
       this.deps.metrics.kernelFailed++;
       this.deps.log.error({ err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
@@ -223,7 +223,7 @@ export class QueryHandler {
       try {
         await reserved.ready;
         this.deps.metrics.tcpRetrySucceeded++;
-        return this.send(template, query, packet, 'tcp', reserved.address);
+        return this.send(template, query, 'tcp', client, reserved.address);
       } catch (err) {
         this.deps.metrics.kernelFailed++;
         this.deps.log.error({ err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
@@ -231,10 +231,10 @@ export class QueryHandler {
       }
     }
     this.deps.metrics.exhaustedTcpEmpty++;
-    return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, packet, 'tcp');
+    return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, 'tcp', client);
   }
 
-  private async forward(query: Query, packet: Buffer, transport: Transport): Promise<Buffer | undefined> {
+  private async forward(query: Query, packet: Buffer, transport: Transport, client: string): Promise<Buffer | undefined> {
     const reply = await this.deps.forwarder?.forward(packet, transport === 'tcp');
     if (reply) {
       this.deps.metrics.forwarded++;
@@ -243,12 +243,25 @@ export class QueryHandler {
     }
     this.deps.metrics.forwardFailed++;
     const spec: ResponseSpec = { rcode: RCODE.SERVFAIL, authoritative: false, recursionAvailable: true, answers: [], authorities: [], additionals: [] };
-    return this.send(buildTemplate(query, packet, spec, this.deps), query, packet, transport);
+    return this.send(buildTemplate(query, packet, spec, this.deps), query, transport, client);
   }
 
-  private send(template: CacheEntry['template'], query: Query, packet: Buffer, transport: Transport, address?: number): Buffer {
+  private send(template: CacheEntry['template'], query: Query, transport: Transport, client: string, address?: number): Buffer {
     this.deps.metrics.countRcode(template.spec.rcode);
     const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
-    return instantiate(template, query, packet, limit, address);
+    return instantiate(template, query, query.qnameWire, limit, address, this.replyOptions(query, client, address !== undefined));
+  }
+
+  /**
+   * Per-client EDNS options of a WAN answer: a fresh server cookie for a client that sent a cookie, and the
+   * client subnet echoed (RFC 7871 §7.2.1) - scoped to the bound prefix for an allocation, which only that
+   * subnet can use, and scope 0 for everything else, which holds for anyone.
+   */
+  private replyOptions(query: Query, client: string, allocated: boolean): PerQueryOptions | undefined {
+    const gate = this.deps.gate;
+    const edns = query.edns;
+    if (!gate || !edns || (!edns.cookie && !edns.ecs)) return undefined;
+    const ecs = edns.ecs && { family: edns.ecs.family, sourcePrefix: edns.ecs.sourcePrefix, scopePrefix: allocated ? edns.ecs.sourcePrefix : 0, address: edns.ecs.address };
+    return { cookie: gate.cookieFor(query, client), ecs };
   }
 }
