@@ -4,7 +4,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import pino from 'pino';
 import { DnsMetrics } from '../../src/dns/metrics.js';
-import { TcpListener, type QueryHandling, type TcpOptions } from '../../src/dns/server/tcp-listener.js';
+import type { QueryHandling } from '../../src/dns/server/query-handling.js';
+import { TcpListener, type TcpOptions } from '../../src/dns/server/tcp-listener.js';
 
 // A stand-in handler: echoes the query's ID in a reply of `replySize` bytes and counts what it handled.
 function fakeHandler(replySize: number) {

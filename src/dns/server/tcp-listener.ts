@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { ThrottledLog } from '../../log/throttle.js';
 import type { DnsMetrics } from '../metrics.js';
-import type { QueryHandler } from './query-handler.js';
+import type { QueryHandling } from './query-handling.js';
 
 export interface TcpOptions {
   /** A connection without traffic either way for this long is closed. */
@@ -24,9 +24,6 @@ export interface TcpOptions {
 }
 
 export const TCP_DEFAULTS = { maxInFlight: 64, maxConnectionsPerSource: 16, maxLifetimeMs: 120_000, maxQueuedBytes: 65_536 } as const;
-
-/** What the listener needs of a query handler (tests pass a stand-in). */
-export type QueryHandling = Pick<QueryHandler, 'handle'>;
 
 /** One open connection as the listener sees it; for tests and diagnostics. */
 export interface TcpConnectionState {
