@@ -136,7 +136,7 @@ export const configSchema = z.strictObject({
     /** A TCP connection is closed this long after it opened, busy or not (RFC 7766 §6.2.3). */
     tcpMaxLifetimeMs: millis.default(120_000),
     /** Unsent answer bytes per TCP connection at which we stop reading its queries until it reads. */
-    tcpMaxQueuedBytes: z.number().int().min(4096).max(16 * 1024 * 1024).default(65_536),
+    tcpMaxQueuedBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(65_536),
     /** Queries per TCP connection being answered at once (forwards, retries) before we stop reading it. */
     tcpMaxInFlight: z.number().int().min(1).max(10_000).default(64),
   }),

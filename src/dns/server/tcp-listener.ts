@@ -64,7 +64,10 @@ export class TcpListener {
   }
 
   async start(): Promise<{ address: string; port: number }> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    // Reading resumes on 'drain', which only comes after a write returned false, i.e. reached the high-water
+    // mark: keep that mark at or below our bound so a connection paused at the bound always gets its 'drain'.
+    const highWaterMark = Math.min(16_384, this.limits.maxQueuedBytes);
+    const server = net.createServer({ noDelay: true, highWaterMark }, (socket) => this.onConnection(socket));
     this.server = server;
     server.on('error', (err) => this.log.error({ err }, 'tcp server error'));
     await new Promise<void>((resolve, reject) => {
