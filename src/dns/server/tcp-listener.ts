@@ -16,7 +16,8 @@ export interface TcpOptions {
   maxLifetimeMs?: number;
   /**
    * Answers written but not yet taken by the client, in bytes, at which we stop reading its queries; reading
-   * resumes on 'drain'. A client that pipelines and never reads therefore costs at most this plus one answer.
+   * resumes on 'drain'. A client that pipelines and never reads therefore costs at most this plus one answer,
+   * plus the answers still in flight (maxInFlight) when it stopped.
    */
   maxQueuedBytes?: number;
   /** Clients this listener answers; a connection from anyone else is closed before a byte is read. */
