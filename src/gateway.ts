@@ -8,7 +8,8 @@ import { buildViews, type View } from './dns/authority/views.js';
 import { Forwarder } from './dns/forward/forwarder.js';
 import { DnsMetrics } from './dns/metrics.js';
 import { QueryHandler } from './dns/server/query-handler.js';
-import { TcpListener } from './dns/server/tcp-listener.js';
+import { allowFromNetworks } from './dns/server/allow-clients.js';
+import { TcpListener, type TcpOptions } from './dns/server/tcp-listener.js';
 import { UdpListener } from './dns/server/udp-listener.js';
 import { formatIpv4 } from './util/ipv4.js';
 import { Dataplane } from './dataplane/dataplane.js';
@@ -121,6 +122,9 @@ export class Gateway {
         timeoutMs: dns.lan.forwardTimeoutMs,
         attempts: dns.lan.forwardAttempts,
         onFailedAttempt: () => this.metrics.lan.forwardAttemptsFailed++,
+        maxInFlight: dns.lan.maxInFlight,
+        onBusy: () => this.metrics.lan.forwardRefusedBusy++,
+        log: this.log.child({ view: 'lan', component: 'forwarder' }),
       });
       const lanHandler = new QueryHandler({ ...common, view: this.views.lan, forwarder, metrics: this.metrics.lan, log: this.log.child({ view: 'lan' }) });
       this.handlers.push(lanHandler);
@@ -181,15 +185,27 @@ export class Gateway {
   }
 
   private async listen(view: 'wan' | 'lan', handler: QueryHandler, listeners: { address: string; port: number }[], metrics: DnsMetrics) {
-    const dns = this.inputs.config.dns;
+    const { dns, dataplane } = this.inputs.config;
     const log = this.log.child({ view });
+    // The LAN view recurses through our forwarder: it answers the realm's hosts only, never the world.
+    const lanNetworks = dns.lan?.allowFrom ?? (dataplane ? [dataplane.lan.network] : undefined);
+    const allowClient = view === 'lan' && lanNetworks ? allowFromNetworks(lanNetworks) : undefined;
+    const tcpOptions: TcpOptions = {
+      idleTimeoutMs: dns.tcpIdleTimeoutMs,
+      maxConnections: dns.tcpMaxConnections,
+      maxConnectionsPerSource: dns.tcpMaxConnectionsPerSource,
+      maxLifetimeMs: dns.tcpMaxLifetimeMs,
+      maxQueuedBytes: dns.tcpMaxQueuedBytes,
+      maxInFlight: dns.tcpMaxInFlight,
+      allowClient,
+    };
     for (const l of listeners) {
-      const udp = new UdpListener(handler, l.address, l.port, log);
+      const udp = new UdpListener(handler, l.address, l.port, log, { allowClient, metrics });
       const bound = await udp.start();
       this.started.push(udp);
       this.endpoints.push({ view, transport: 'udp', ...bound });
       // Bind TCP to the port UDP got, so port 0 (tests) yields one port for both transports.
-      const tcp = new TcpListener(handler, l.address, bound.port, { idleTimeoutMs: dns.tcpIdleTimeoutMs, maxConnections: dns.tcpMaxConnections }, metrics, log);
+      const tcp = new TcpListener(handler, l.address, bound.port, tcpOptions, metrics, log);
       this.endpoints.push({ view, transport: 'tcp', ...(await tcp.start()) });
       this.started.push(tcp);
       log.info({ address: bound.address, port: bound.port }, 'dns listening (udp, tcp)');

@@ -15,6 +15,34 @@ const listener = z.strictObject({
   port: port.default(53),
 });
 
+const cidr = z
+  .string()
+  .regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, 'must be a CIDR block such as 192.168.0.0/24')
+  .refine((c) => isIpv4(c.split('/')[0]) && Number(c.split('/')[1]) <= 32, { message: 'must be a CIDR block such as 192.168.0.0/24' });
+
+/**
+ * Response-rate limiting of WAN answers (BIND-style RRL): identical answers to one client prefix beyond the
+ * rate are dropped, every slip-th one sent truncated so a real client retries over TCP. Guards against the
+ * gateway being used as a reflector towards a spoofed victim.
+ */
+const rrlDefaults = { enabled: true, responsesPerSecond: 20, slip: 2, window: 15, ipv4PrefixLength: 24, ipv6PrefixLength: 56, maxTracked: 100_000 };
+const rrl = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Identical responses per second to one prefix before limiting. */
+    responsesPerSecond: z.number().positive().max(100_000).default(20),
+    /** Every slip-th limited response goes out truncated (TC=1); 0: all dropped, 1: all truncated. */
+    slip: z.number().int().min(0).max(10).default(2),
+    /** Seconds of excess a flood can bank: limiting lasts up to this long after it stops. */
+    window: z.number().int().min(1).max(3600).default(15),
+    /** Clients are grouped by these prefixes (a resolver farm shares one budget). */
+    ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
+    ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
+    /** (prefix, response) pairs remembered at most; memory is bounded by it. */
+    maxTracked: z.number().int().min(1000).max(10_000_000).default(100_000),
+  })
+  .default(rrlDefaults);
+
 const upstream = z.strictObject({
   address: ipv4,
   port: port.default(53),
@@ -79,6 +107,7 @@ export const configSchema = z.strictObject({
   dns: z.strictObject({
     wan: z.strictObject({
       listen: z.array(listener).min(1),
+      rrl,
     }),
     lan: z
       .strictObject({
@@ -86,12 +115,30 @@ export const configSchema = z.strictObject({
         forwarders: z.array(upstream).default([]),
         forwardTimeoutMs: millis.default(1000),
         forwardAttempts: z.number().int().min(1).max(10).default(3),
+        /** Queries relayed to upstreams at once; beyond it a query is answered SERVFAIL at once (and counted). */
+        maxInFlight: z.number().int().min(1).max(100_000).default(1000),
+        /**
+         * Networks whose hosts the LAN view answers (it recurses for them: anyone else would find an open
+         * resolver). Others are dropped unanswered and counted. Default: dataplane.lan.network when a data
+         * plane is configured, else everyone.
+         */
+        allowFrom: z.array(cidr).min(1).optional(),
       })
       .optional(),
     /** Largest UDP response we send to an EDNS client, and the size we advertise (RFC 9715 suggests 1232). */
     udpPayloadSize: z.number().int().min(512).max(4096).default(1232),
+    /** A TCP connection without traffic for this long is closed. */
     tcpIdleTimeoutMs: millis.default(10000),
+    /** TCP connections open at once, per listener. */
     tcpMaxConnections: z.number().int().positive().default(1024),
+    /** TCP connections one source address may hold per listener; another source is still served. */
+    tcpMaxConnectionsPerSource: z.number().int().positive().default(16),
+    /** A TCP connection is closed this long after it opened, busy or not (RFC 7766 §6.2.3). */
+    tcpMaxLifetimeMs: millis.default(120_000),
+    /** Unsent answer bytes per TCP connection at which we stop reading its queries until it reads. */
+    tcpMaxQueuedBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(65_536),
+    /** Queries per TCP connection being answered at once (forwards, retries) before we stop reading it. */
+    tcpMaxInFlight: z.number().int().min(1).max(10_000).default(64),
   }),
   pool: z.strictObject({
     /** Public address where the gateway itself (and proxy_required names) answer. */

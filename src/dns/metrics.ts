@@ -28,6 +28,10 @@ export class DnsMetrics {
   clientNotAllowed = 0;
   /** Errors while handling one query (a bug, or the handler refusing input): counted, logged throttled. */
   handlerErrors = 0;
+  /** WAN answers withheld by response-rate limiting (Rrl verdict 'drop'). */
+  rrlDropped = 0;
+  /** WAN answers replaced by a truncated minimal reply by response-rate limiting (Rrl verdict 'slip'). */
+  rrlSlipped = 0;
   tcpConnections = 0;
   /** Connections refused because tcpMaxConnections were open. */
   tcpRejected = 0;

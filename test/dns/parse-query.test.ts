@@ -152,7 +152,7 @@ test('client subnet of both families is kept raw for echo; IPv4 also as a number
   if (v6.kind !== 'query') return;
   assert.deepEqual(v6.query.edns?.ecs, { family: 2, sourcePrefix: 56, scopePrefix: 0, address: Buffer.from('20010db8000001', 'hex') });
   assert.equal(v6.query.edns?.clientSubnet, undefined);
-  for (const bad of ['00018100' + '0102030405', '00023800' + '2001', '0001']) {
+  for (const bad of ['00018100' + '0102030405', '00023800' + '2001', '0001', '00011400' + 'c63364' /* /20 with bits past 20 */]) {
     const r = parseQuery(withOption(8, Buffer.from(bad, 'hex')));
     assert.equal(r.kind === 'error' && r.rcode, RCODE.FORMERR, bad);
   }

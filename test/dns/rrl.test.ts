@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rrl } from '../../src/dns/server/rrl.js';
+import { Rrl, rrlResponseKey } from '../../src/dns/server/rrl.js';
 import { parseIpv4 } from '../../src/util/ipv4.js';
 
 const base = { responsesPerSecond: 10, slip: 2, window: 5, ipv4PrefixLength: 24, ipv6PrefixLength: 56, maxTracked: 1000 };
@@ -72,4 +72,11 @@ test('bad options are refused', () => {
   assert.throws(() => new Rrl({ slip: 1.5 }), RangeError);
   assert.throws(() => new Rrl({ ipv4PrefixLength: 33 }), RangeError);
   assert.throws(() => new Rrl({ maxTracked: 0 }), RangeError);
+});
+
+test('response keys: answers per name and type, NXDOMAIN per zone, errors per rcode', () => {
+  assert.notEqual(rrlResponseKey('answer', 0, 'a.gwa.demo', 1), rrlResponseKey('answer', 0, 'a.gwa.demo', 28));
+  assert.equal(rrlResponseKey('nxdomain', 3, 'x1.gwa.demo', 1, 'gwa.demo'), rrlResponseKey('nxdomain', 3, 'x2.gwa.demo', 16, 'gwa.demo'));
+  assert.equal(rrlResponseKey('error', 5, 'a.example', 1), rrlResponseKey('error', 5, 'b.example', 2));
+  assert.notEqual(rrlResponseKey('error', 5, 'a', 1), rrlResponseKey('error', 1, 'a', 1));
 });

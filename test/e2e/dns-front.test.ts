@@ -206,12 +206,15 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
       query('abcd01000002000000000000'), // two questions, none present: FORMERR
       query('beef0100000100000000000003777777c0'), // truncated name: FORMERR
       query('000281000001000000000000000001' + '0001'), // QR set: a response, dropped (answering it invites loops)
+      query('123401000001000000000000' + '0100c00d' + '00010001'), // question pointer into its own label: FORMERR
     ])) as Answer[];
     assert.equal(results[0].timeout, true);
     assert.equal(results[1].rcode, 'FORMERR');
     assert.equal(results[1].id, 0xabcd);
     assert.equal(results[2].rcode, 'FORMERR');
     assert.equal(results[3].timeout, true);
+    assert.equal(results[4].rcode, 'FORMERR');
+    assert.equal(results[4].id, 0x1234);
     assert.ok(gw.proc.running, 'gateway still running');
     assert.equal((await udp('public', WAN, 'gw.gwa.demo')).answers?.[0].data, WAN);
   });
@@ -228,6 +231,17 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     assert.equal(ptr.answers?.[0].data, 'hostb.gwa.demo');
     assert.equal(svc[0].answers?.[0].data, '192.168.0.101');
     assert.equal((await gw.stats()).pool.reserved, before);
+  });
+
+  test('LAN: a client outside the LAN network gets no answer (UDP or TCP), counted; LAN hosts still do', async () => {
+    const before = (await gw.stats()).dns.lan.clientNotAllowed;
+    // From the gateway's own namespace with its WAN address as source: the LAN listener is reachable, not allowed.
+    for (const transport of ['+notcp', '+tcp']) {
+      const r = await tb.exec('gwa', 'dig', ['-b', WAN, `@${LAN}`, transport, '+tries=1', '+time=1', 'hostb.gwa.demo'], { check: false, timeoutMs: 10_000 });
+      assert.doesNotMatch(r.stdout, /status: NOERROR/, transport);
+    }
+    assert.ok((await gw.stats()).dns.lan.clientNotAllowed - before >= 2);
+    assert.equal((await udp('hosta', LAN, 'hostb.gwa.demo')).answers?.[0].data, '192.168.0.101');
   });
 
   test('LAN: other names are forwarded (UDP and TCP); SERVFAIL when no upstream answers', async () => {

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
+import { ThrottledLog, type LogSink } from '../../log/throttle.js';
 
 export interface Upstream {
   address: string;
@@ -14,7 +15,20 @@ export interface ForwarderOptions {
   attempts: number;
   /** Called for every try that got no usable reply (timeout, error, mismatched reply). */
   onFailedAttempt?: (upstream: Upstream) => void;
+  /**
+   * Queries being relayed at once, at most; each holds a socket and a timer until its upstream answers or
+   * times out. Beyond it a query is refused at once (forward() gives undefined: the caller answers SERVFAIL).
+   */
+  maxInFlight?: number;
+  /** Called for every query refused because maxInFlight were already being relayed. */
+  onBusy?: () => void;
+  /** Where failed tries are reported, at most once per upstream and kind per interval. */
+  log?: LogSink;
 }
+
+export const DEFAULT_FORWARD_MAX_IN_FLIGHT = 1000;
+/** The largest DNS message plus its TCP length prefix: an upstream sending more over TCP is cut off. */
+const MAX_TCP_REPLY = 2 + 65535;
 
 /**
  * Relays LAN queries for names outside our zones to the configured resolvers. Each try uses a fresh socket
@@ -23,11 +37,44 @@ export interface ForwarderOptions {
  */
 export class Forwarder {
   private next = 0;
-  constructor(private readonly opts: ForwarderOptions) {}
+  private inFlight = 0;
+  private readonly maxInFlight: number;
+  private readonly errors?: ThrottledLog;
 
-  /** Returns the upstream's reply with the client's ID restored, or undefined when no upstream answered. */
+  constructor(private readonly opts: ForwarderOptions) {
+    this.maxInFlight = opts.maxInFlight ?? DEFAULT_FORWARD_MAX_IN_FLIGHT;
+    if (opts.log) this.errors = new ThrottledLog(opts.log, 10_000);
+  }
+
+  /** Queries being relayed now. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Returns the upstream's reply with the client's ID restored, or undefined when no upstream answered or
+   * too many queries are already being relayed.
+   */
   async forward(packet: Buffer, overTcp: boolean): Promise<Buffer | undefined> {
     if (this.opts.upstreams.length === 0) return undefined;
+    if (this.inFlight >= this.maxInFlight) {
+      this.opts.onBusy?.();
+      return undefined;
+    }
+    this.inFlight++;
+    try {
+      return await this.relay(packet, overTcp);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Flushes pending counts of throttled upstream failures to the log. */
+  flushLog(): void {
+    this.errors?.flush();
+  }
+
+  private async relay(packet: Buffer, overTcp: boolean): Promise<Buffer | undefined> {
     const clientId = packet.readUInt16BE(0);
     let question: dnsPacket.Question | undefined;
     try {
@@ -44,16 +91,22 @@ export class Forwarder {
       try {
         const reply = overTcp ? await this.viaTcp(out, upstream) : await this.viaUdp(out, upstream, id, question);
         if (!reply || !matches(reply, id, question)) {
-          this.opts.onFailedAttempt?.(upstream);
+          this.failed(upstream, overTcp, 'no usable reply');
           continue;
         }
         reply.writeUInt16BE(clientId, 0);
         return reply;
-      } catch {
-        this.opts.onFailedAttempt?.(upstream); // and try the next upstream
+      } catch (err) {
+        this.failed(upstream, overTcp, 'error', err); // and try the next upstream
       }
     }
     return undefined;
+  }
+
+  private failed(upstream: Upstream, overTcp: boolean, what: string, err?: unknown): void {
+    this.opts.onFailedAttempt?.(upstream);
+    const where = `${upstream.address}:${upstream.port}`;
+    this.errors?.error(`forward ${what} ${where} ${overTcp ? 'tcp' : 'udp'}`, { upstream: where, tcp: overTcp, err }, `upstream gave ${what}`);
   }
 
   private viaUdp(out: Buffer, upstream: Upstream, id: number, question: dnsPacket.Question): Promise<Buffer | undefined> {
@@ -93,6 +146,7 @@ export class Forwarder {
       });
       socket.on('data', (chunk) => {
         buf = Buffer.concat([buf, chunk]);
+        if (buf.length > MAX_TCP_REPLY) return done(undefined);
         if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(buf.subarray(2, 2 + buf.readUInt16BE(0)));
       });
       socket.on('end', () => done(undefined));

@@ -37,6 +37,23 @@ export const DEFAULT_RRL: Readonly<RrlOptions> = {
 
 export type RrlVerdict = 'send' | 'drop' | 'slip';
 
+/**
+ * The response key BIND's RRL uses, as a suggestion: answers are limited per name and type; NXDOMAIN and
+ * NODATA per zone (`zone`), so a flood of random names under one zone shares one budget; other errors per
+ * rcode. Names are canonical (lowercase), so case randomisation does not multiply budgets.
+ */
+export function rrlResponseKey(kind: 'answer' | 'nxdomain' | 'nodata' | 'error', rcode: number, qname: string, qtype: number, zone?: string): string {
+  switch (kind) {
+    case 'answer':
+      return `a ${qtype} ${qname}`;
+    case 'nxdomain':
+    case 'nodata':
+      return `n ${zone ?? qname}`;
+    case 'error':
+      return `e ${rcode}`;
+  }
+}
+
 interface Entry {
   balance: number;
   at: number;

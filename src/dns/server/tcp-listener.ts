@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { ThrottledLog } from '../../log/throttle.js';
 import type { DnsMetrics } from '../metrics.js';
-import type { QueryHandler } from './query-handler.js';
+import type { QueryHandling } from './query-handling.js';
 
 export interface TcpOptions {
   /** A connection without traffic either way for this long is closed. */
@@ -16,7 +16,8 @@ export interface TcpOptions {
   maxLifetimeMs?: number;
   /**
    * Answers written but not yet taken by the client, in bytes, at which we stop reading its queries; reading
-   * resumes on 'drain'. A client that pipelines and never reads therefore costs at most this plus one answer.
+   * resumes on 'drain'. A client that pipelines and never reads therefore costs at most this plus one answer,
+   * plus the answers still in flight (maxInFlight) when it stopped.
    */
   maxQueuedBytes?: number;
   /** Clients this listener answers; a connection from anyone else is closed before a byte is read. */
@@ -24,9 +25,6 @@ export interface TcpOptions {
 }
 
 export const TCP_DEFAULTS = { maxInFlight: 64, maxConnectionsPerSource: 16, maxLifetimeMs: 120_000, maxQueuedBytes: 65_536 } as const;
-
-/** What the listener needs of a query handler (tests pass a stand-in). */
-export type QueryHandling = Pick<QueryHandler, 'handle'>;
 
 /** One open connection as the listener sees it; for tests and diagnostics. */
 export interface TcpConnectionState {
@@ -67,7 +65,10 @@ export class TcpListener {
   }
 
   async start(): Promise<{ address: string; port: number }> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    // Reading resumes on 'drain', which only comes after a write returned false, i.e. reached the high-water
+    // mark: keep that mark at or below our bound so a connection paused at the bound always gets its 'drain'.
+    const highWaterMark = Math.min(16_384, this.limits.maxQueuedBytes);
+    const server = net.createServer({ noDelay: true, highWaterMark }, (socket) => this.onConnection(socket));
     this.server = server;
     server.on('error', (err) => this.log.error({ err }, 'tcp server error'));
     await new Promise<void>((resolve, reject) => {

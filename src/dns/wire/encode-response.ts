@@ -140,7 +140,10 @@ function writeHeader(buf: Buffer, spec: ResponseSpec, counts: [number, number, n
   buf.writeUInt16BE(counts[3], 10);
 }
 
-/** Builds the template for `spec` answering `query`. */
+/**
+ * Builds the template for `spec` answering `query`. `_packet` is no longer read (the question's wire forms
+ * come parsed in `query`); it stays only so callers need not change in the same commit.
+ */
 export function buildTemplate(query: Query, _packet: Buffer, spec: ResponseSpec, opts: EncodeOptions): ResponseTemplate {
   const qwire = query.qnameWireLower;
   const hasEdns = query.edns !== undefined;
@@ -221,7 +224,8 @@ function appendOptions(out: Buffer, optRdataStart: number, end: number, options:
 /**
  * Produces the bytes to send for `query` from a template: a fresh buffer with the query's ID, echoed flag bits,
  * the client's spelling of the name and, when the template has an OPT record, the per-query `options`.
- * `limit` is the UDP size the client accepts (Infinity over TCP); the options count against it.
+ * `limit` is the UDP size the client accepts (Infinity over TCP); the options count against it. `_packet` is
+ * unused, as in buildTemplate.
  */
 export function instantiate(t: ResponseTemplate, query: Query, _packet: Buffer, limit: number, address?: number, options?: PerQueryOptions): Buffer {
   const extra = t.hasEdns ? perQueryOptionsLength(options) : 0;

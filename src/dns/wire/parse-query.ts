@@ -154,10 +154,12 @@ function parseEdns(buf: Buffer, nameStart: number, rrStart: number, rdStart: num
       const family = buf.readUInt16BE(o);
       const sourcePrefix = buf[o + 2];
       const addrBytes = len - 4;
-      // RFC 7871 §7.1.2: a source prefix longer than the family's address is FORMERR; other families are ignored.
+      // RFC 7871 §6: the address holds exactly the prefix's octets, zero beyond the prefix; a server SHOULD
+      // answer FORMERR otherwise. A prefix longer than the family's address is FORMERR too; other families are ignored.
       const bits = family === 1 ? 32 : family === 2 ? 128 : 0;
       if (bits > 0) {
         if (sourcePrefix > bits || addrBytes !== Math.ceil(sourcePrefix / 8)) return 'malformed client subnet option';
+        if (sourcePrefix % 8 !== 0 && (buf[o + len - 1] & (0xff >> (sourcePrefix % 8))) !== 0) return 'client subnet address has bits beyond its prefix';
         edns.ecs = { family, sourcePrefix, scopePrefix: buf[o + 3], address: Buffer.from(buf.subarray(o + 4, o + len)) };
       }
       if (family === 1) {
