@@ -129,7 +129,7 @@ export function parseRgwPolicy(text: string, file: string): { policy?: RgwPolicy
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
-    return { problems: doc.errors.map((e) => ({ file, path: [], line: e.linePos?.[0]?.line, reason: `YAML syntax: ${e.message.split('\n')[0]}` })) };
+    return { problems: doc.errors.map((e) => ({ file, path: [], line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, reason: `YAML syntax: ${e.message.split('\n')[0]}` })) };
   }
   const ctx = new FileCtx(file, lines, doc);
   const root = ctx.resolve(doc.contents);
@@ -172,7 +172,9 @@ export function parseRgwPolicy(text: string, file: string): { policy?: RgwPolicy
 
   const controlField = pool.get('CONTROL_VARIABLES');
   const control = controlField ? readControl(ctx, controlField.value, at('CONTROL_VARIABLES')) : { flags: {} as Record<string, boolean>, tiers: [...RGW_DEFAULT_TIERS] };
-  if (ctx.problems.length > 0 || !control || !control.tiers) return { problems: ctx.problems };
+  // In file order, as an operator reads them (each part above reports in its own order).
+  const byLine = [...ctx.problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  if (byLine.length > 0 || !control || !control.tiers) return { problems: byLine };
   const f = control.flags;
   const policy: RgwPolicy = {
     groups,
