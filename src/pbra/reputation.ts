@@ -185,6 +185,8 @@ export class ReputationBook {
   merge(a: number, b: number, now: number): Group {
     const ga = this.ensureGroup(a, true, now);
     const gb = this.ensureGroup(b, true, now);
+    // Making room for b may have forgotten a (a tiny proven area): then there is nothing left to merge.
+    if (!ga.configured && !this.unknown.has(ga)) return gb;
     if (ga === gb || (ga.configured && gb.configured)) return ga;
     const [survivor, loser] = ga.configured || (!gb.configured && ga.learned.size >= gb.learned.size) ? [ga, gb] : [gb, ga];
     survivor.standing.absorb(loser.standing);

@@ -17,8 +17,8 @@ import { group, PERIOD, settings } from './support.js';
 const T0 = 5_000;
 const CONFIGURED = ['198.51.100.53', '203.0.113.0/30'];
 const CONFIGURED_ADDRS = ['198.51.100.53', '203.0.113.0', '203.0.113.3'].map(parseIpv4);
-const MAX_RESOLVERS = 8;
-const MAX_REQUESTERS = 6;
+let MAX_RESOLVERS = 8;
+let MAX_REQUESTERS = 6;
 
 /** Addresses: configured ones, a few that recur, and the whole space (what a spoofer draws from). */
 const address = fc.oneof(
@@ -112,8 +112,11 @@ function checkInvariants(p: Pbra, now: number): void {
 }
 
 describe('ReputationBook under random event streams', () => {
-  it('stays within its memory bounds and consistent after every event', () => {
-    fc.assert(
+  it('stays within its memory bounds and consistent after every event (bounds 8/6 and the smallest, 2/2)', () => {
+    for (const [resolvers, requesters] of [[8, 6], [2, 2]]) {
+      MAX_RESOLVERS = resolvers;
+      MAX_REQUESTERS = requesters;
+      fc.assert(
       fc.property(fc.boolean(), fc.array(anyOp, { maxLength: 150, size: 'max' }), (logUntrusted, ops) => {
         const p = fresh(logUntrusted);
         const parties: Party[] = [];
@@ -124,7 +127,10 @@ describe('ReputationBook under random event streams', () => {
         }
       }),
       { numRuns: 300 },
-    );
+      );
+    }
+    MAX_RESOLVERS = 8;
+    MAX_REQUESTERS = 6;
   });
 
   it('spoofed (unproven) events never push out proven resolvers or configured groups', () => {
