@@ -34,6 +34,17 @@ export type Admission = { ok: true } | { ok: false; reason: 'tier' | 'budget' };
 
 const TOLERANCE = 1e-9;
 
+/**
+ * The kind of a request, as Realm Gateway decides it: a host name (protocol 0 and port 0) is fqdn_new; a
+ * service name with both protocol and port is sfqdn_reuse when the pool would put it on an address already
+ * reserved for other flow keys (`overloadsAddress`), else sfqdn_new; a service name with only a protocol
+ * (ICMP, or any port) is always sfqdn_new.
+ */
+export function requestKind(service: { protocol: number; port: number }, overloadsAddress: boolean): RequestKind {
+  if (service.protocol === 0 && service.port === 0) return 'fqdn_new';
+  return service.protocol !== 0 && service.port !== 0 && overloadsAddress ? 'sfqdn_reuse' : 'sfqdn_new';
+}
+
 export function budgetLimit(budget: { share: number; max?: number }, poolSize: number): number {
   const bySize = Math.max(1, Math.floor(budget.share * poolSize));
   return budget.max === undefined ? bySize : Math.min(bySize, budget.max);

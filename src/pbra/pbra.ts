@@ -47,7 +47,11 @@ export interface AdmitQuery {
   poolSize: number;
 }
 
-const toU32 = (a: Address): number => (typeof a === 'number' ? a >>> 0 : parseIpv4(a));
+/** Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d. Anything but IPv4 is the caller's mistake (throws). */
+function toU32(a: Address): number {
+  if (typeof a === 'number') return a >>> 0;
+  return parseIpv4(a.startsWith('::ffff:') ? a.slice(7) : a);
+}
 
 export class Pbra {
   readonly book: ReputationBook;

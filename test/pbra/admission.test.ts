@@ -2,7 +2,7 @@
 // against the best, combined by the row's math, compared with the kind's threshold; the per-requester budget.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { budgetLimit, decide, passesTiers } from '../../src/pbra/admission.js';
+import { budgetLimit, decide, passesTiers, requestKind } from '../../src/pbra/admission.js';
 import { DEMO_TIERS, type RequestKind } from '../../src/pbra/model.js';
 
 const pass = (kind: RequestKind, loadPercent: number, groupReputation: number, requesterReputation: number, best = 1) =>
@@ -55,5 +55,14 @@ describe('decide', () => {
     assert.deepEqual(decide(DEMO_TIERS, { share: 0.5 }, { ...q, requesterHeld: 1 }), { ok: true });
     assert.deepEqual(decide(DEMO_TIERS, { share: 0.5 }, { ...q, requesterHeld: 2 }), { ok: false, reason: 'budget' });
     assert.deepEqual(decide(DEMO_TIERS, { share: 0.5 }, { ...q, requesterHeld: 0, loadPercent: 50, groupReputation: 0.3, requesterReputation: 0.3 }), { ok: false, reason: 'tier' });
+  });
+});
+
+describe('requestKind', () => {
+  it("follows Realm Gateway: host names, full service names (reuse when overloading), partial ones always new", () => {
+    assert.equal(requestKind({ protocol: 0, port: 0 }, true), 'fqdn_new');
+    assert.equal(requestKind({ protocol: 6, port: 22 }, false), 'sfqdn_new');
+    assert.equal(requestKind({ protocol: 6, port: 22 }, true), 'sfqdn_reuse');
+    assert.equal(requestKind({ protocol: 1, port: 0 }, true), 'sfqdn_new');
   });
 });

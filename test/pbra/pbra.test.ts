@@ -38,6 +38,7 @@ describe('Pbra.identify', () => {
     const stranger = p.identify({ resolver: '192.0.2.77', proven: true }, T0);
     assert.equal(groupOf(p, '192.0.2.77')!.name, 'resolver-192.0.2.77');
     assert.equal(stranger.sla, false);
+    assert.equal(p.identify({ resolver: '::ffff:192.0.2.77', proven: true }, T0).resolver, parseIpv4('192.0.2.77'), 'IPv4-mapped form');
   });
 });
 
