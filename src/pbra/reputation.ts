@@ -21,7 +21,7 @@
  * out proven ones. Configured groups and their nodes are outside these bounds.
  *
  * Periods. Period n spans [start + n*periodMs, start + (n+1)*periodMs). Every call first moves all parties to
- * the current period (O(parties) once per period; after 64 idle periods a score is within 1e-11 of the
+ * the current period (O(parties) once per period; after 64 idle periods a score is within 1e-9 of the
  * middle, so at most 64 steps are taken).
  *
  * The best reputation known (the normalising denominator of admission.ts) is kept as an upper bound that is
