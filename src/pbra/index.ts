@@ -6,3 +6,4 @@ export { resolvePbraSection, DEFAULT_PROOFS, type ResolvedPbra } from './setting
 export { parseRgwPolicy, type RgwPolicy } from './rgw-policy.js';
 export { ReputationBook } from './reputation.js';
 export type { ReputationView, GroupRow, RequesterRow } from './view.js';
+export { RequesterHoldings } from './holdings.js';

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { budgetLimit, decide, passesTiers, requestKind } from '../../src/pbra/admission.js';
+import { RequesterHoldings } from '../../src/pbra/holdings.js';
 import { DEMO_TIERS, type RequestKind } from '../../src/pbra/model.js';
 
 const pass = (kind: RequestKind, loadPercent: number, groupReputation: number, requesterReputation: number, best = 1) =>
@@ -64,5 +65,21 @@ describe('requestKind', () => {
     assert.equal(requestKind({ protocol: 6, port: 22 }, false), 'sfqdn_new');
     assert.equal(requestKind({ protocol: 6, port: 22 }, true), 'sfqdn_reuse');
     assert.equal(requestKind({ protocol: 1, port: 0 }, true), 'sfqdn_new');
+  });
+});
+
+describe('RequesterHoldings', () => {
+  it('counts live reservations per requester and forgets a requester holding none', () => {
+    const h = new RequesterHoldings();
+    const a = { requester: 1 };
+    const b = { requester: 2 };
+    h.add(a);
+    h.add(a);
+    h.add(b);
+    assert.deepEqual([h.held(a), h.held(b), h.size], [2, 1, 2]);
+    h.remove(b);
+    h.remove(b); // a second end of the same reservation must not go negative
+    h.remove(a);
+    assert.deepEqual([h.held(a), h.held(b), h.size], [1, 0, 1]);
   });
 });
