@@ -8,8 +8,12 @@ import { expandIpv4Range, parseIpv4 } from '../util/ipv4.js';
 import { type CompiledConfig, type WorkersConfig, addressRefusal, checkWorkersConfig, compileConfig } from '../workers/config.js';
 import { type PortRange, parseIpLocalPortRange, validatePortRange } from '../workers/port-range.js';
 import { configSchema, type GatewayConfigData, type WorkersSection } from './schema.js';
+import { resolvePbraSection } from '../pbra/settings.js';
+import type { PbraSettings } from '../pbra/model.js';
 
-export interface GatewayConfig extends GatewayConfigData {
+export interface GatewayConfig extends Omit<GatewayConfigData, 'pbra'> {
+  /** PBRA settings with defaults applied and any Realm Gateway policy file read; absent = PBRA off. */
+  pbra?: PbraSettings;
   /** Absolute path of the file the config came from. */
   file: string;
   zonesDir: string;
@@ -111,10 +115,15 @@ export function parseConfigText(text: string, abs: string, host: HostFacts = rea
     extra.push({ file: abs, path: at, line: lineOf(doc, lines, at), reason: 'the service address must not also be a pool address' });
   }
   for (const p of [...workersProblems(data, host), ...stunProblems(data)]) extra.push({ file: abs, path: p.path, line: lineOf(doc, lines, p.path), reason: p.reason });
+  const pbra = data.pbra && resolvePbraSection(data.pbra, abs);
+  for (const p of pbra?.keyProblems ?? []) extra.push({ file: abs, path: ['pbra', ...p.path], line: lineOf(doc, lines, ['pbra', ...p.path]), reason: p.reason });
+  extra.push(...(pbra?.fileProblems ?? []));
   if (extra.length) throw new InputError(extra);
   if (data.workers) data.workers.stateFile = path.resolve(base, data.workers.stateFile);
+  const { pbra: _section, ...rest } = data;
   return {
-    ...data,
+    ...rest,
+    ...(pbra?.settings ? { pbra: pbra.settings } : {}),
     file: abs,
     zonesDir: path.resolve(base, data.zones),
     policiesDir: path.resolve(base, data.policies),

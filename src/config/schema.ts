@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIpv4 } from '../util/ipv4.js';
+import { pbraSection } from '../pbra/schema.js';
 
 /**
  * The gateway's own configuration file. Strict objects everywhere: an unknown key is an error, because a
@@ -185,6 +186,8 @@ export const configSchema = z.strictObject({
     .optional(),
   stun: stunSection.optional(),
   workers: workersSection.optional(),
+  /** Reputation and load tiers for the pool (Realm Gateway's PBRA); see src/pbra/schema.ts. Absent: off. */
+  pbra: pbraSection.optional(),
   admin: z
     .strictObject({
       /** Unix socket for the admin API; reachable from outside the gateway's network namespace. */
