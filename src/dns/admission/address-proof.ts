@@ -17,6 +17,10 @@ export interface ProofPolicy {
   required: boolean;
   /** Challenges to try, in order, for an unproven UDP query; 'tc' is appended when missing. */
   challenges: readonly Challenge[];
+  /** TCP is not proof enough: a TCP query gets the CNAME challenge too (Realm Gateway's TCP+CNAME mode). */
+  tcpCname?: boolean;
+  /** false: an alias follow-up over UDP is not accepted (it gets TC=1; Realm Gateway's TCPCNAME mode). */
+  followUpOverUdp?: boolean;
 }
 
 export interface ProofContext {
@@ -27,9 +31,9 @@ export interface ProofContext {
   aliasFollowUp?: boolean;
 }
 
-export function proofOf(ctx: ProofContext): ProofKind | undefined {
-  if (ctx.aliasFollowUp) return 'cname';
-  if (ctx.transport === 'tcp') return 'tcp';
+export function proofOf(policy: ProofPolicy, ctx: ProofContext): ProofKind | undefined {
+  if (ctx.aliasFollowUp && (ctx.transport === 'tcp' || policy.followUpOverUdp !== false)) return 'cname';
+  if (ctx.transport === 'tcp') return policy.tcpCname ? undefined : 'tcp';
   if (ctx.cookie?.kind === 'valid') return 'cookie';
   return undefined;
 }
@@ -41,7 +45,9 @@ export interface ChallengeContext {
   cnameFits: boolean;
 }
 
-export function challengeFor(policy: ProofPolicy, ctx: ChallengeContext): Challenge {
+export function challengeFor(policy: ProofPolicy, ctx: ChallengeContext & { transport?: 'udp' | 'tcp' }): Challenge {
+  if (ctx.transport === 'tcp') return 'cname'; // only asked when tcpCname; a TCP answer has no size bound
+  if (policy.followUpOverUdp === false) return 'tc';
   for (const c of policy.challenges) {
     if (c === 'badcookie' && ctx.hasClientCookie) return c;
     if (c === 'cname' && ctx.cnameFits) return c;

@@ -9,6 +9,7 @@
  * number of live reservations plus the (bounded) alias table.
  */
 import type { Reservation, ReleaseReason } from '../../pool/circular-pool.js';
+import { RequesterHoldings, requestKind, type Party, type Pbra } from '../../pbra/index.js';
 import { checkServerCookie, cookieOption, makeServerCookie, type CookieCheck } from '../proof/cookies.js';
 import type { CookieSecrets } from '../proof/cookie-secrets.js';
 import type { AliasChallenges, AliasGrant } from '../proof/alias-challenges.js';
@@ -16,30 +17,7 @@ import { badCookieReply, cnameChallengeReply, maxUnprovenReply, truncatedReply }
 import type { Query } from '../wire/parse-query.js';
 import { challengeFor, proofOf, type Challenge, type ProofKind, type ProofPolicy } from './address-proof.js';
 
-export type RequestKind = 'fqdn_new' | 'sfqdn_new' | 'sfqdn_reuse';
 export type RefusalReason = 'tier' | 'budget';
-
-/** Reputation, tiers and budget (PBRA); the gate only asks and reports. */
-export interface Admission {
-  /** The reputation group of a resolver address (configured groups, or one per unknown resolver). */
-  groupOf(resolver: string, now: number): string;
-  /** `requester`: the client subnet of ECS when present, else the resolver address. */
-  event(group: string, requester: string, kind: 'ok' | 'nok' | 'trusted' | 'untrusted', now: number): void;
-  /** A CNAME follow-up came from another resolver than the challenge went to: one farm, one group. */
-  merge(resolverA: string, resolverB: string, now: number): void;
-  admit(
-    req: { group: string; requester: string; kind: RequestKind; loadPercent: number; requesterHeld: number; poolSize: number },
-    now: number,
-  ): { ok: true } | { ok: false; reason: RefusalReason };
-}
-
-/** Everyone may reserve (the defences' reputation part is off). */
-export const ADMIT_ALL: Admission = {
-  groupOf: (resolver) => resolver,
-  event: () => undefined,
-  merge: () => undefined,
-  admit: () => ({ ok: true }),
-};
 
 export interface GateStats {
   challenges: { [c in Challenge]: number };
@@ -54,7 +32,8 @@ export interface AllocationGateOptions {
   policy: ProofPolicy;
   cookies?: CookieSecrets;
   aliases?: AliasChallenges;
-  admission?: Admission;
+  /** Reputation, load tiers and requester budget; absent: every proven requester may reserve. */
+  pbra?: Pbra;
   /** Reservations bound to at most this prefix of the ECS address (finer ECS prefixes are widened to it). */
   ecsPrefixLength?: number;
   udpPayloadSize: number;
@@ -75,8 +54,8 @@ export type GateVerdict =
   | { kind: 'admit'; ticket: Ticket };
 
 export interface Ticket {
-  group: string;
-  requester: string;
+  /** The query's parties in PBRA (resolver group, requester), when PBRA is on. */
+  party?: Party;
   source?: { network: number; prefixLength: number };
   proof: ProofKind | 'none';
 }
@@ -103,13 +82,10 @@ export class AllocationGate {
     aliasesUnknown: 0,
     bound: 0,
   };
-  private readonly admission: Admission;
   private readonly tickets = new Map<number, Ticket>();
-  private readonly held = new Map<string, number>();
+  private readonly holdings = new RequesterHoldings();
 
-  constructor(private readonly opts: AllocationGateOptions) {
-    this.admission = opts.admission ?? ADMIT_ALL;
-  }
+  constructor(private readonly opts: AllocationGateOptions) {}
 
   get aliases(): AliasChallenges | undefined {
     return this.opts.aliases;
@@ -125,58 +101,68 @@ export class AllocationGate {
 
   check(req: GateRequest): GateVerdict {
     const now = this.opts.now();
+    const { pbra, policy } = this.opts;
     const cookie = this.cookieCheck(req.query, req.client);
     if (cookie?.kind === 'invalid') this.stats.cookiesInvalid++;
-    const proof = proofOf({ transport: req.transport, cookie, aliasFollowUp: req.alias !== undefined });
-    const group = this.admission.groupOf(req.client, now);
-    const requester = requesterOf(req.query, req.client, this.opts.ecsPrefixLength ?? 24);
-    if (!proof && this.opts.policy.required) {
-      this.admission.event(group, requester.id, 'untrusted', now);
+    const proof = proofOf(policy, { transport: req.transport, cookie, aliasFollowUp: req.alias !== undefined });
+    if (!proof && (policy.required || (req.transport === 'tcp' && policy.tcpCname))) {
+      pbra?.untrusted(req.client, now);
       this.stats.refused.unproven++;
-      return { kind: 'challenge', reply: this.challenge(req, now) };
+      const reply = this.challenge(req, now);
+      return reply ? { kind: 'challenge', reply } : { kind: 'refuse', reason: 'tier' };
     }
     if (proof) {
       this.stats.proofs[proof]++;
-      this.admission.event(group, requester.id, 'trusted', now);
-      if (req.alias && req.alias.resolver !== req.client) this.admission.merge(req.alias.resolver, req.client, now);
+      pbra?.trusted(req.client, now);
+      if (req.alias) pbra?.followUp({ issuedTo: req.alias.resolver, from: req.client, fromProven: req.transport === 'tcp' || cookie?.kind === 'valid' }, now);
     }
+    // Binding restricts only the reservation of whoever names the subnet, so any resolver's ECS is honoured
+    // for it; who the *requester* is (reputation, budget) PBRA decides, believing ECS from sla groups only.
+    const source = ecsSource(req.query, this.opts.ecsPrefixLength ?? 24);
+    if (!pbra) return { kind: 'admit', ticket: { source, proof: proof ?? 'none' } };
+    const party = pbra.identify({ resolver: req.client, ecs: req.query.edns?.clientSubnet, proven: proof !== undefined }, now);
     const size = this.opts.poolSize();
-    const kind: RequestKind = req.key.protocol === 0 && req.key.port === 0 ? 'fqdn_new' : this.opts.wouldShare(req.key) ? 'sfqdn_reuse' : 'sfqdn_new';
-    const verdict = this.admission.admit(
+    const verdict = pbra.admit(
       {
-        group,
-        requester: requester.id,
-        kind,
+        party,
+        kind: requestKind(req.key, this.opts.wouldShare(req.key)),
         loadPercent: Math.min(100, (100 * this.opts.poolLive()) / size),
-        requesterHeld: this.held.get(requester.id) ?? 0,
+        requesterHeld: this.holdings.held(party),
         poolSize: size,
       },
       now,
     );
     if (!verdict.ok) {
       this.stats.refused[verdict.reason]++;
-      return verdict.reason === 'tier' || verdict.reason === 'budget' ? { kind: 'refuse', reason: verdict.reason } : { kind: 'refuse', reason: 'tier' };
+      return { kind: 'refuse', reason: verdict.reason };
     }
-    return { kind: 'admit', ticket: { group, requester: requester.id, source: requester.source, proof: proof ?? 'none' } };
+    return { kind: 'admit', ticket: { party, source, proof: proof ?? 'none' } };
+  }
+
+  /** The `/reputation` view (groups, members, SLA, current and previous reputation), when PBRA is on. */
+  view(requesters = 20): ReturnType<Pbra['view']> | undefined {
+    return this.opts.pbra?.view(this.opts.now(), { requesters });
   }
 
   /** A reservation was made for an admitted ticket. */
   reserved(r: Reservation, ticket: Ticket): void {
-    this.tickets.set(r.id, ticket);
-    this.held.set(ticket.requester, (this.held.get(ticket.requester) ?? 0) + 1);
     if (r.source) this.stats.bound++;
+    if (!ticket.party) return;
+    this.tickets.set(r.id, ticket);
+    this.holdings.add(ticket.party);
   }
 
   /** Every reservation's end, from the pool: consumed counts good for its requester, expiring unused bad. */
   released(r: Reservation, why: ReleaseReason): void {
     const ticket = this.tickets.get(r.id);
-    if (!ticket) return;
+    if (!ticket?.party) return;
     this.tickets.delete(r.id);
-    const n = (this.held.get(ticket.requester) ?? 1) - 1;
-    if (n <= 0) this.held.delete(ticket.requester);
-    else this.held.set(ticket.requester, n);
-    if (why === 'consumed') this.admission.event(ticket.group, ticket.requester, 'ok', this.opts.now());
-    else if (why === 'expired') this.admission.event(ticket.group, ticket.requester, 'nok', this.opts.now());
+    this.holdings.remove(ticket.party);
+    const pbra = this.opts.pbra!;
+    const now = this.opts.now();
+    if (why === 'consumed') pbra.used(ticket.party, now);
+    else if (why === 'expired') pbra.expired(ticket.party, now);
+    else pbra.neutral(ticket.party, now);
   }
 
   private cookieCheck(query: Query, client: string): CookieCheck | undefined {
@@ -185,7 +171,7 @@ export class AllocationGate {
     return checkServerCookie(this.opts.cookies.at(this.opts.now()), c.client, c.server, ipBytes(client), this.opts.wallSeconds());
   }
 
-  private challenge(req: GateRequest, now: number): Buffer {
+  private challenge(req: GateRequest, now: number): Buffer | undefined {
     const { query, packet } = req;
     const cookie = this.cookieFor(query, req.client);
     const base = { udpPayloadSize: this.opts.udpPayloadSize, cookie };
@@ -193,7 +179,8 @@ export class AllocationGate {
     const aliases = this.opts.aliases;
     // The CNAME reply's size is known before an alias is spent on it: label length is fixed.
     const probe = aliases ? cnameChallengeReply(query, packet, 'xxxxxxxx', aliases.zone, base) : undefined;
-    const chosen = challengeFor(this.opts.policy, { hasClientCookie: cookie !== undefined, cnameFits: !!probe && probe.length <= bound });
+    const overTcp = req.transport === 'tcp';
+    const chosen = challengeFor(this.opts.policy, { transport: req.transport, hasClientCookie: cookie !== undefined, cnameFits: !!probe && (overTcp || probe.length <= bound) });
     if (chosen === 'cname') {
       const label = aliases!.issue({ qname: req.qname, qtype: req.qtype, resolver: req.client }, now);
       if (label) {
@@ -201,6 +188,7 @@ export class AllocationGate {
         return cnameChallengeReply(query, packet, label, aliases!.zone, base);
       }
     }
+    if (overTcp) return undefined; // the alias table is full: nothing smaller to ask of a TCP client
     if (chosen === 'badcookie' && cookie) {
       this.stats.challenges.badcookie++;
       return badCookieReply(query, packet, { ...base, cookie });
@@ -210,15 +198,13 @@ export class AllocationGate {
   }
 }
 
-/** The requester: the ECS client subnet (IPv4) when the query carries one, else the resolver's address. */
-export function requesterOf(query: Query, client: string, maxPrefix: number): { id: string; source?: { network: number; prefixLength: number } } {
+/** The client subnet of the query's ECS (IPv4), widened to at most `maxPrefix`, to bind a reservation to. */
+export function ecsSource(query: Query, maxPrefix: number): { network: number; prefixLength: number } | undefined {
   const ecs = query.edns?.clientSubnet;
-  if (!ecs || ecs.sourcePrefix === 0) return { id: client };
+  if (!ecs || ecs.sourcePrefix === 0) return undefined; // prefix 0: the client asked not to be located
   const prefixLength = Math.min(ecs.sourcePrefix, maxPrefix);
   const mask = prefixLength === 0 ? 0 : (-1 << (32 - prefixLength)) >>> 0;
-  const network = (ecs.address & mask) >>> 0;
-  const dotted = [network >>> 24, (network >>> 16) & 255, (network >>> 8) & 255, network & 255].join('.');
-  return { id: `${dotted}/${prefixLength}`, source: { network, prefixLength } };
+  return { network: (ecs.address & mask) >>> 0, prefixLength };
 }
 
 function ipBytes(address: string): Buffer {

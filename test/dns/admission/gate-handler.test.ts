@@ -10,14 +10,22 @@ import { CircularPool, type Reservation } from '../../../src/pool/circular-pool.
 import { buildViews } from '../../../src/dns/authority/views.js';
 import { DnsMetrics } from '../../../src/dns/metrics.js';
 import { QueryHandler, type Transport } from '../../../src/dns/server/query-handler.js';
-import type { AllocationGate, Admission } from '../../../src/dns/admission/allocation-gate.js';
+import type { AllocationGate } from '../../../src/dns/admission/allocation-gate.js';
 import { buildGate } from '../../../src/dns/admission/build-gate.js';
-import type { Challenge } from '../../../src/dns/admission/address-proof.js';
+import { pbraSection, resolvePbraSection, type Proof } from '../../../src/pbra/index.js';
 import { hosts, poolAddrs, zones } from '../../support/dns-view-fixture.js';
 
 interface Opts {
-  challenges?: Challenge[];
-  admission?: Admission;
+  udp?: Proof[];
+  /** requesterBudget.share */
+  share?: number;
+}
+
+function settingsOf(o: Opts) {
+  const section = pbraSection.parse({ proofs: { udp: o.udp ?? ['cookie', 'cname', 'tcp'] }, cname: { zone: 'gwa.demo', windowMs: 2000 }, requesterBudget: { share: o.share ?? 1 } });
+  const resolved = resolvePbraSection(section, '/nonexistent/realmgw.yaml');
+  assert.ok(resolved.settings, JSON.stringify(resolved));
+  return resolved.settings;
 }
 
 function setup(o: Opts = {}) {
@@ -34,19 +42,8 @@ function setup(o: Opts = {}) {
   });
   const views = buildViews(zones, hosts, { serviceAddress: '100.64.1.130', addresses: poolAddrs, nameZone: 'gwa.demo' });
   const metrics = new DnsMetrics();
-  gate = buildGate(
-    {
-      proofRequired: true,
-      challenges: o.challenges ?? ['badcookie', 'cname', 'tc'],
-      cookies: { rotateMs: 3_600_000 },
-      cname: { zone: 'gwa.demo', windowMs: 2000, maxPending: 100 },
-      ecsPrefixLength: 24,
-      admission: o.admission,
-    },
-    pool,
-    () => now,
-    1232,
-  );
+  gate = buildGate(settingsOf(o), { pool, now: () => now, udpPayloadSize: 1232, defaultAliasZone: 'gwa.demo' });
+
 
   const handler = new QueryHandler({
     view: views.wan, pool, metrics, log: pino({ level: 'silent' }), now: () => now, sleep: async () => {}, udpPayloadSize: 1232, tcpRetryMs: 0, gate,
@@ -77,7 +74,7 @@ const ecs = (a: string, prefix: number) => {
 };
 
 test('an unproven UDP query reserves nothing: it gets TC=1, within 1.5x of its size', async () => {
-  const { ask, pool, gate } = setup({ challenges: ['tc'] });
+  const { ask, pool, gate } = setup({ udp: ['tcp'] });
   const r = (await ask('www.hosta.gwa.demo', { client: '198.51.100.7' }))!;
   assert.ok(r.msg.flag_tc);
   assert.equal(r.msg.answers!.length, 0);
@@ -88,7 +85,7 @@ test('an unproven UDP query reserves nothing: it gets TC=1, within 1.5x of its s
 });
 
 test('TCP proves the address: the same query over TCP reserves', async () => {
-  const { ask, pool, gate } = setup({ challenges: ['tc'] });
+  const { ask, pool, gate } = setup({ udp: ['tcp'] });
   const r = (await ask('www.hosta.gwa.demo', { transport: 'tcp' }))!;
   assert.equal((r.msg.answers![0] as dnsPacket.StringAnswer).data, '100.64.1.131');
   assert.equal(pool.stats.reserved, 1);
@@ -115,7 +112,7 @@ test('cookies: client cookie only -> BADCOOKIE with a server cookie; echoing it 
 });
 
 test('CNAME challenge: the follow-up for the alias reserves once; a replay or a guess gets NXDOMAIN', async () => {
-  const { ask, pool, gate, advance } = setup({ challenges: ['cname', 'tc'] });
+  const { ask, pool, gate, advance } = setup({ udp: ['cname', 'tcp'] });
   const r = (await ask('www.hosta.gwa.demo'))!;
   const cname = r.msg.answers![0] as dnsPacket.StringAnswer;
   assert.equal(cname.type, 'CNAME');
@@ -136,7 +133,7 @@ test('CNAME challenge: the follow-up for the alias reserves once; a replay or a 
 });
 
 test('a CNAME challenge that would exceed 1.5x of the query falls back to TC=1', async () => {
-  const { ask, gate } = setup({ challenges: ['cname', 'tc'] });
+  const { ask, gate } = setup({ udp: ['cname', 'tcp'] });
   const r = (await ask('hosta.gwa.demo'))!; // short name: the alias record is too large a share
   assert.ok(r.msg.flag_tc);
   assert.equal(gate.stats.challenges.cname, 0);
@@ -152,24 +149,20 @@ test('ECS binds the reservation to the client subnet (widened to /24) and counts
   assert.ok(pool.consume({ dst: r!.address, protocol: 6, port: 80, src: ((203 << 24) | (113 << 8) | 5) >>> 0 }, 1100));
 });
 
-test('admission refusals: UDP silent, TCP empty at once; outcomes of reservations are reported back', async () => {
-  const events: string[] = [];
-  let allow = true;
-  const admission: Admission = {
-    groupOf: (r) => `g:${r}`,
-    event: (g, req, kind) => events.push(`${kind} ${g} ${req}`),
-    merge: () => undefined,
-    admit: (req) => (allow ? { ok: true } : { ok: false, reason: req.requesterHeld > 0 ? 'budget' : 'tier' }),
-  };
-  const { ask, pool, gate, advance } = setup({ admission });
-  await ask('www.hosta.gwa.demo', { transport: 'tcp' });
-  allow = false;
+test('PBRA: the requester budget refuses a second live reservation (UDP silent, TCP empty at once); an unused one counts against its requester', async () => {
+  const { ask, pool, gate, advance } = setup({ share: 0.34 }); // 3 addresses -> 1 live reservation per requester
+  assert.equal((await ask('www.hosta.gwa.demo', { transport: 'tcp' }))!.msg.answers!.length, 1);
   const refused = (await ask('ssh.hosta.gwa.demo', { transport: 'tcp' }))!;
   assert.equal(refused.msg.answers!.length, 0);
   assert.equal(gate.stats.refused.budget, 1);
+  assert.equal((await ask('ssh.hosta.gwa.demo', { transport: 'tcp', client: '100.64.0.5' }))!.msg.answers!.length, 1, 'another requester is served');
   advance(5000);
   pool.expire(6000);
-  assert.deepEqual(events, ['trusted g:100.64.0.100 100.64.0.100', 'trusted g:100.64.0.100 100.64.0.100', 'nok g:100.64.0.100 100.64.0.100']);
+  assert.equal((await ask('ssh.hosta.gwa.demo', { transport: 'tcp' }))!.msg.answers!.length, 1, 'the budget comes back when the reservation ends');
+  const view = gate.view()!;
+  const row = view.requesters.find((r) => r.requester === '100.64.0.100')!;
+  assert.ok(row, JSON.stringify(view));
+  assert.equal(row.current.nok, 1);
 });
 
 test('answers carry a fresh server cookie and echo ECS: scope = source prefix for an allocation, 0 otherwise', async () => {
