@@ -13,7 +13,7 @@ import { spoofArgs, type SpoofJob } from './plan.js';
 export const SPOOF_PY = path.join(REPO_ROOT, 'test', 'support', 'attack', 'spoof.py');
 const AGGRESSIVE_JS = path.join(DIST_DIR, 'test', 'support', 'attack', 'aggressive-client.js');
 /** Debian's interpreter when present: a pyenv shim in front of it costs a shell per start. */
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export interface AttackReport {
   kind: string;

@@ -86,7 +86,7 @@ export class AttackBed {
     const tb = await Testbed.up();
     try {
       for (const host of ['hosta', 'hostb'] as const) {
-        const p = tb.spawn(host, process.execPath, [FLOW_SERVER_JS, '--name', host, '--tcp', '22,5000', '--udp', '5001']);
+        const p = tb.spawn(host, process.execPath, [FLOW_SERVER_JS, '--name', host, '--tcp', '22,80,5000', '--udp', '5001']);
         await p.ready('listening');
       }
       await tb.exec('public', 'ip', ['addr', 'add', `${AGGRESSIVE_ADDRESS}/24`, 'dev', 'eth0'], { check: true });
