@@ -6,14 +6,14 @@
  *    per phase the legitimate success in percent (target >= 99 %; the issue stays open while a phase is below
  *    95 %), the attack rate the attacker achieved and what reached gwa's WAN, and the pool's counters.
  * 2. attack-alloc: allocating queries per second of a proven requester (dnsperf over TCP: the handshake proves
- *    its address, so no defence may turn it away) with the defences off and on, alternating, in the same
- *    testbed and run; the ratio on/off has a target of >= 0.90 (cost at most 10 %). A /14 pool and a generated
+ *    its address, so no defence may turn it away) with the defences off and on, alternating run by run between
+ *    two testbeds whose gateways run all along; the ratio on/off has a target of >= 0.90 (cost at most 10 %). A /14 pool and a generated
  *    policy with non-overlapping keys, so the pool never runs out and every answer is a fresh reservation.
  *
  * Knobs (environment): RGW_ATTACK_FLOWS (100 flows per phase), RGW_ATTACK_LEGIT_RATE (10/s),
  * RGW_ATTACK_UDP_RATE (500/s), RGW_ATTACK_SYN_RATE (2000/s), RGW_ATTACK_AGGRESSIVE_RATE (200/s),
- * RGW_ATTACK_ATTEMPTS (2), BENCH_ATTACK_PHASES (comma list, default all four), BENCH_ATTACK_ALLOC_SECONDS (5),
- * BENCH_ATTACK_ALLOC_ROUNDS (3 off/on pairs).
+ * RGW_ATTACK_ATTEMPTS (2), BENCH_ATTACK_PHASES (comma list, default all four), BENCH_ATTACK_ALLOC_SECONDS (3),
+ * BENCH_ATTACK_ALLOC_ROUNDS (5 off/on pairs), BENCH_ATTACK_DEFENCES (on: the phases' gateway; off to compare).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +29,8 @@ export const ATTACK_HEADER = ['| measurement | result | attack achieved / ratio 
 
 export interface AttackSettings {
   only: Set<string>;
+  /** which side of DEFENCES the phases run with */
+  phasesWith: 'on' | 'off';
   phases: PhaseName[];
   phase: PhaseSettings;
   allocSeconds: number;
@@ -44,12 +46,15 @@ export function attackSettingsFromEnv(only: Set<string>, env = process.env): Att
     if (!Number.isInteger(x) || x < min || x > max) throw new Error(`${name} must be an integer in ${min}..${max}, not ${raw}`);
     return x;
   };
+  const phasesWith = env.BENCH_ATTACK_DEFENCES || 'on';
+  if (phasesWith !== 'on' && phasesWith !== 'off') throw new Error(`BENCH_ATTACK_DEFENCES must be on or off, not ${phasesWith}`);
   return {
     only,
+    phasesWith,
     phases,
     phase: phaseSettingsFromEnv(env),
-    allocSeconds: int('BENCH_ATTACK_ALLOC_SECONDS', 5, 1, 120),
-    allocRounds: int('BENCH_ATTACK_ALLOC_ROUNDS', 3, 1, 10),
+    allocSeconds: int('BENCH_ATTACK_ALLOC_SECONDS', 3, 1, 120),
+    allocRounds: int('BENCH_ATTACK_ALLOC_ROUNDS', 5, 1, 20),
   };
 }
 
@@ -116,7 +121,7 @@ function phaseRow(r: PhaseResult, s: PhaseSettings): Row {
 }
 
 async function benchPhases(s: AttackSettings): Promise<{ rows: Row[]; notes: string[] }> {
-  const bed = await AttackBed.up({ overrides: DEFENCES.on });
+  const bed = await AttackBed.up({ overrides: DEFENCES[s.phasesWith] });
   const rows: Row[] = [];
   try {
     say(`testbed ${bed.tb.prefix}: phases ${s.phases.join(', ')}, ${s.phase.flows} legitimate flows each at ${s.phase.legitRate}/s`);
@@ -133,7 +138,7 @@ async function benchPhases(s: AttackSettings): Promise<{ rows: Row[]; notes: str
     rows,
     notes: [
       `legitimate clients behind Debian's Unbound (ECS ${RESOLVER_SENDS_ECS ? 'on' : 'off'}) in rgw-public, ${p.legitRate} flows/s over ${LEGIT_NAMES}, up to ${p.attempts} attempts per flow (stub: 2 tries of 2 s); ` +
-        `spoofed sources 198.18.0.0/15 (raw socket, test/support/attack/spoof.py); defences: ${JSON.stringify(DEFENCES.on)}`,
+        `spoofed sources 198.18.0.0/15 (raw socket, test/support/attack/spoof.py); defences ${s.phasesWith}: ${JSON.stringify(DEFENCES[s.phasesWith])}`,
     ],
   };
 }
@@ -214,29 +219,30 @@ async function benchAlloc(s: AttackSettings): Promise<{ rows: Row[]; notes: stri
   const queryFile = path.join(await makeTempDir('attack-alloc-queries'), 'alloc.txt');
   writeFileSync(queryFile, ALLOC_SERVICES.map((x) => `${x.fqdn} A`).join('\n') + '\n');
   const config = (defences: GatewayOverrides): GatewayOverrides => ({ ...defences, policies, pool: { ...((defences.pool as object) ?? {}), addresses: [ALLOC_POOL] } });
-  const bed = await AttackBed.up({ overrides: config(DEFENCES.off) });
+  // Two testbeds, one gateway each, both running all along: the runs alternate between them with no restart in
+  // between, so the two sides of a round see the same machine (an idle gateway costs nothing meanwhile).
+  const beds: Partial<Record<'off' | 'on', AttackBed>> = {};
   const runs: { off: AllocRun[]; on: AllocRun[] } = { off: [], on: [] };
   try {
-    let current: 'off' | 'on' = 'off';
+    beds.off = await AttackBed.up({ overrides: config(DEFENCES.off) });
+    beds.on = await AttackBed.up({ overrides: config(DEFENCES.on) });
+    for (const side of ['off', 'on'] as const) await dnsperfTcp(beds[side]!, queryFile, 1); // JIT warm-up, unmeasured
     for (let round = 0; round < s.allocRounds; round++) {
       // alternate which goes first, so a machine getting busier or quieter does not favour one side
       const order: ('off' | 'on')[] = round % 2 ? ['on', 'off'] : ['off', 'on'];
       for (const side of order) {
-        if (side !== current) {
-          await bed.restartGateway(config(DEFENCES[side]));
-          current = side;
-        }
-        const r = await dnsperfTcp(bed, queryFile, s.allocSeconds);
+        const r = await dnsperfTcp(beds[side]!, queryFile, s.allocSeconds);
         say(`alloc, defences ${side}: ${fmtInt(r.qps)} q/s over TCP (${fmtInt(r.allocations)} allocations)`);
         runs[side].push(r);
       }
     }
   } finally {
-    await bed.down();
+    await beds.on?.down();
+    await beds.off?.down();
   }
   const off = median(runs.off.map((r) => r.qps));
   const on = median(runs.on.map((r) => r.qps));
-  // Runs of one round are minutes apart at most and alternate in order: the median of the per-round ratios
+  // The two runs of a round are seconds apart and alternate in order: the median of the per-round ratios
   // resists a machine whose load changes (other work on 2 cores moves single runs by +-25 %).
   const ratio = median(runs.on.map((r, i) => r.qps / runs.off[i].qps));
   // The gateway's CPU per allocation does not depend on who else uses the machine as much as a rate does.
@@ -280,7 +286,7 @@ async function benchAlloc(s: AttackSettings): Promise<{ rows: Row[]; notes: stri
       },
     ],
     notes: [
-      `alloc: ${s.allocRounds} off/on pairs of ${s.allocSeconds} s (medians), alternating order; dnsperf -m tcp -c 4 -q 100 from rgw-public to the gateway in rgw-gwa; ` +
+      `alloc: ${s.allocRounds} off/on pairs of ${s.allocSeconds} s (medians), alternating order, two testbeds; dnsperf -m tcp -c 4 -q 100 from public to the gateway in gwa; ` +
         `pool ${ALLOC_POOL}, ${ALLOC_SERVICES.length} non-overlapping keys; defences on = ${JSON.stringify(DEFENCES.on)}, off = ${JSON.stringify(DEFENCES.off)}`,
     ],
   };

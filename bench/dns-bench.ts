@@ -66,7 +66,7 @@ Workers (workers-register, workers-throughput; environment only):
 Attack (attack-phases, attack-alloc; environment only, see bench/attack-bench.ts):
   RGW_ATTACK_FLOWS (100), RGW_ATTACK_LEGIT_RATE (10), RGW_ATTACK_UDP_RATE (500), RGW_ATTACK_SYN_RATE (2000),
   RGW_ATTACK_AGGRESSIVE_RATE (200), RGW_ATTACK_ATTEMPTS (2), BENCH_ATTACK_PHASES (all four),
-  BENCH_ATTACK_ALLOC_SECONDS (5), BENCH_ATTACK_ALLOC_ROUNDS (3)`;
+  BENCH_ATTACK_DEFENCES (on), BENCH_ATTACK_ALLOC_SECONDS (3), BENCH_ATTACK_ALLOC_ROUNDS (5)`;
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Settings                                                                                                     */

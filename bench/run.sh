@@ -26,7 +26,8 @@
 #   BENCH_WORKERS, BENCH_WORKER_PORTS, BENCH_WORKERS_CONCURRENCY, BENCH_THROUGHPUT_SECONDS,
 #   BENCH_THROUGHPUT_ROUNDS   workers knobs (see --help)
 #   RGW_ATTACK_FLOWS, RGW_ATTACK_LEGIT_RATE, RGW_ATTACK_UDP_RATE, RGW_ATTACK_SYN_RATE, RGW_ATTACK_AGGRESSIVE_RATE,
-#   RGW_ATTACK_ATTEMPTS, BENCH_ATTACK_PHASES, BENCH_ATTACK_ALLOC_SECONDS, BENCH_ATTACK_ALLOC_ROUNDS   attack knobs
+#   RGW_ATTACK_ATTEMPTS, BENCH_ATTACK_PHASES, BENCH_ATTACK_DEFENCES, BENCH_ATTACK_ALLOC_SECONDS,
+#   BENCH_ATTACK_ALLOC_ROUNDS   attack knobs (see --help)
 #   BENCH_PROFILE  a folder: run realmgw under `node --cpu-prof` there and print where its time goes
 #                  (V8 charges native and kernel time to the JS frame that called it: dgram's doSend
 #                  is mostly the kernel's sendmsg; `perf record -g` with node --perf-basic-prof splits it)
