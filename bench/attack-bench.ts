@@ -101,7 +101,9 @@ function phaseRow(r: PhaseResult, s: PhaseSettings): Row {
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} x${v}`)
     .join(', ');
-  const notes = [`${r.flows} flows in ${r.seconds} s, ${r.retried} succeeded on a second try${reasons ? `; failures: ${reasons}` : ''}`, poolDelta(r.statsBefore, r.statsAfter)];
+  const notes = [
+    ...(r.attackEndedEarly ? [`INVALID: the attacker stopped after ${r.attack!.seconds} s, before the workload ended (${r.seconds} s)`] : []),
+    `${r.flows} flows in ${r.seconds} s, ${r.retried} succeeded on a second try${reasons ? `; failures: ${reasons}` : ''}`, poolDelta(r.statsBefore, r.statsAfter)];
   if (r.phase === 'aggressive-client' && r.attack) {
     const a = r.attack as { addresses?: number; udp?: { tc: number; timeouts: number }; tcp?: { queries: number; answers: number }; serverCookieSeen?: boolean };
     notes.push(
@@ -114,7 +116,7 @@ function phaseRow(r: PhaseResult, s: PhaseSettings): Row {
     value: `${percent(r.ok, r.flows)} (${r.ok}/${r.flows})`,
     ratio: achieved,
     target: `>= ${TARGET_SUCCESS} %`,
-    verdict,
+    verdict: r.attackEndedEarly ? `INVALID (${verdict})` : verdict,
     lost: String(r.failed),
     notes,
   };

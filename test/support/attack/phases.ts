@@ -22,7 +22,7 @@ import { startUnbound } from '../unbound.js';
 import { startAggressiveClient, startSpoofer, type AttackReport, type RunningAttack } from './attackers.js';
 import { RESOLVER_SENDS_ECS, type GatewayOverrides } from './defences.js';
 import type { LegitFlow, LegitJob } from './legit-load.js';
-import { phaseBudget, type FlowSummary, type PhaseName, type PhaseSettings } from './plan.js';
+import { phaseBudget, worstFlowMs, type FlowSummary, type PhaseName, type PhaseSettings } from './plan.js';
 
 export const ZONE = 'gwa.demo';
 /** Unbound listens on the public client's own address: queries then come from where the flows come from. */
@@ -61,6 +61,8 @@ export interface PhaseResult extends LegitSummary {
   statsAfter: GatewayStats;
   /** packets gwa's WAN interface received during the phase (legitimate and attack) */
   wanRxPackets: number;
+  /** the attacker ran out of its budget before the workload ended (the phase's tail saw no attack) */
+  attackEndedEarly: boolean;
 }
 
 export interface AttackBedOptions {
@@ -138,7 +140,10 @@ export class AttackBed {
 
   /** The legitimate workload alone: `flows` flows through Unbound at `legitRate`. */
   async legit(s: PhaseSettings): Promise<LegitSummary> {
-    const job: LegitJob = { resolver: { server: RESOLVER }, mix: [...LEGIT_MIX], count: s.flows, rate: s.legitRate, concurrency: 32, attempts: s.attempts };
+    // Enough flows in flight that the cap never delays a start, even when every flow takes its longest: the
+    // schedule stays open-loop and the workload stays inside the attack's time budget.
+    const concurrency = Math.ceil((s.legitRate * worstFlowMs(s.attempts)) / 1000) + 1;
+    const job: LegitJob = { resolver: { server: RESOLVER }, mix: [...LEGIT_MIX], count: s.flows, rate: s.legitRate, concurrency, attempts: s.attempts };
     const { workloadMs } = phaseBudget(s, 0);
     const r = await this.tb.exec('public', process.execPath, [LEGIT_JS], { input: JSON.stringify(job), timeoutMs: workloadMs + 30_000 });
     if (r.code !== 0) throw new Error(`legit-load failed (${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr}`);
@@ -182,6 +187,7 @@ export class AttackBed {
     const wanRxPackets = (await this.wanRxPackets()) - rxBefore;
     await this.poolIdle();
     const statsAfter = await this.gw.stats();
-    return { phase, ...legit, attack: report, statsBefore, statsAfter, wanRxPackets };
+    const attackEndedEarly = report !== undefined && report.seconds < legit.seconds;
+    return { phase, ...legit, attack: report, statsBefore, statsAfter, wanRxPackets, attackEndedEarly };
   }
 }
