@@ -19,7 +19,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GatewayStats } from '../test/support/gateway.js';
 import { makeTempDir } from '../test/support/repo.js';
-import { DEFENCES, RESOLVER_SENDS_ECS, type GatewayOverrides } from '../test/support/attack/defences.js';
+import { DEFENCES, type GatewayOverrides } from '../test/support/attack/defences.js';
 import { AttackBed, type PhaseResult } from '../test/support/attack/phases.js';
 import { percent, phaseSettingsFromEnv, PHASES, type PhaseName, type PhaseSettings } from '../test/support/attack/plan.js';
 import type { Row } from './flows-bench.js';
@@ -125,6 +125,7 @@ function phaseRow(r: PhaseResult, s: PhaseSettings): Row {
 async function benchPhases(s: AttackSettings): Promise<{ rows: Row[]; notes: string[] }> {
   const bed = await AttackBed.up({ overrides: DEFENCES[s.phasesWith] });
   const rows: Row[] = [];
+  const ecs = bed.resolverSendsEcs;
   try {
     say(`testbed ${bed.tb.prefix}: phases ${s.phases.join(', ')}, ${s.phase.flows} legitimate flows each at ${s.phase.legitRate}/s`);
     for (const phase of s.phases) {
@@ -139,7 +140,7 @@ async function benchPhases(s: AttackSettings): Promise<{ rows: Row[]; notes: str
   return {
     rows,
     notes: [
-      `legitimate clients behind Debian's Unbound (ECS ${RESOLVER_SENDS_ECS ? 'on' : 'off'}) in rgw-public, ${p.legitRate} flows/s over ${LEGIT_NAMES}, up to ${p.attempts} attempts per flow (stub: 2 tries of 2 s); ` +
+      `legitimate clients behind Debian's Unbound (ECS ${ecs ? 'on: the gateway echoes it' : 'off: the gateway does not echo it'}) in rgw-public, ${p.legitRate} flows/s over ${LEGIT_NAMES}, up to ${p.attempts} attempts per flow (stub: 2 tries of 2 s); ` +
         `spoofed sources 198.18.0.0/15 (raw socket, test/support/attack/spoof.py); defences ${s.phasesWith}: ${JSON.stringify(DEFENCES[s.phasesWith])}`,
     ],
   };

@@ -15,12 +15,13 @@ export const DEFENCES: { readonly on: GatewayOverrides; readonly off: GatewayOve
 };
 
 /**
- * Whether the legitimate clients' Unbound sends EDNS Client Subnet to the gateway. Off until the gateway
- * echoes the option back (RFC 7871 §7.2.1, the ECS-binding defence): Unbound (1.17, subnetcache) takes an
- * answer without ECS as "this server ignores ECS" and asks the same name again without it, so with today's
- * gateway every lookup spent two reservations and the no-attack phase fell to ~40 % (measured 2026-12-04).
+ * Whether the legitimate clients' Unbound sends EDNS Client Subnet to the gateway. 'auto': only when the
+ * gateway echoes the option (RFC 7871 §7.2.1; checked once per testbed with a TCP query for the zone's SOA).
+ * Unbound (1.17, subnetcache) takes an answer without ECS as "this server ignores ECS" and asks the same name
+ * again without it, so against a gateway that does not echo every lookup spent two reservations and the
+ * no-attack phase fell to ~40 % (measured 2026-12-04).
  */
-export const RESOLVER_SENDS_ECS = false;
+export const RESOLVER_SENDS_ECS: boolean | 'auto' = 'auto';
 
 /** RGW_ATTACK_DEFENCES=1: the defences are in, so the tests that need them run. */
 export function defencesEnabled(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -69,7 +69,13 @@ export interface AttackBedOptions {
   /** gateway config merged over the demo's (the defences: see defences.ts) */
   overrides?: GatewayOverrides;
   /** Unbound sends ECS to the gateway (default RESOLVER_SENDS_ECS, see defences.ts) */
-  ecs?: boolean;
+  ecs?: boolean | 'auto';
+}
+
+/** Does the gateway echo ECS? A TCP query (proven, allocates nothing) for the zone's SOA with our client subnet. */
+async function gatewayEchoesEcs(tb: Testbed): Promise<boolean> {
+  const r = await tb.exec('public', 'dig', ['+tcp', '+tries=1', '+time=3', `+subnet=${ADDR.public.replace(/\.\d+$/, '.0')}/24`, `@${ADDR.gwaWan}`, ZONE, 'SOA']);
+  return r.code === 0 && /CLIENT-SUBNET: /.test(r.stdout);
 }
 
 export class AttackBed {
@@ -93,7 +99,8 @@ export class AttackBed {
       }
       await tb.exec('public', 'ip', ['addr', 'add', `${AGGRESSIVE_ADDRESS}/24`, 'dev', 'eth0'], { check: true });
       const gw = await startGateway(tb, opts.overrides ?? {});
-      const ecs = opts.ecs ?? RESOLVER_SENDS_ECS;
+      const want = opts.ecs ?? RESOLVER_SENDS_ECS;
+      const ecs = want === 'auto' ? await gatewayEchoesEcs(tb) : want;
       return new AttackBed(tb, gw, await AttackBed.startResolver(tb, ecs), ecs);
     } catch (err) {
       await tb.down();
@@ -109,6 +116,11 @@ export class AttackBed {
   async restartGateway(overrides: GatewayOverrides): Promise<void> {
     await this.gw.proc.stop('SIGTERM', 10_000);
     this.gw = await startGateway(this.tb, overrides);
+  }
+
+  /** Whether Unbound sends ECS to the gateway in this testbed. */
+  get resolverSendsEcs(): boolean {
+    return this.ecs;
   }
 
   /**
