@@ -6,7 +6,7 @@
  *     answer echoed back; BADCOOKIE -> the same query once more with the fresh cookie;
  *   - TC=1 -> the same query over TCP (one connection, pipelined, opened again when the gateway closes it).
  *
- *   node aggressive-client.js '{"server":"100.64.1.130","bind":"100.64.0.101","names":[...],"rate":200,"count":6000,"seconds":30}'
+ *   node aggressive-client.js '{"server":"100.64.1.130","bind":"100.64.3.100","names":[...],"rate":200,"count":6000,"seconds":30}'
  *
  * Bounded: stops after `count` queries or `seconds`, or on SIGTERM/SIGINT; waits at most 1.5 s for answers
  * still due, then prints one JSON report on stdout. Prints "sending" once the first query is out.

@@ -2,9 +2,10 @@
  * The attack phases of issue 8 as a reusable driver, for test/e2e/attack.test.ts and bench/attack-bench.ts.
  *
  * An AttackBed is one testbed with the gateway (demo config + the caller's overrides, see defences.ts) in gwa,
- * echo servers in hosta and hostb, and in public: Debian's Unbound on 100.64.0.100 (with ECS once the gateway
- * echoes it, so the gateway can bind reservations to the client's subnet: defences.ts) for the legitimate clients, and a second address 100.64.0.101 for
- * the aggressive client (a different real requester than the resolver). A phase runs a bounded legitimate
+ * echo servers in hosta and hostb, and in public: Debian's Unbound on 100.64.0.100 for the legitimate clients
+ * (with ECS when the gateway echoes it, so it can bind reservations to the client's subnet: defences.ts), and a
+ * second address in another /24, 100.64.3.100, for the aggressive client (another real requester than the
+ * resolver). A phase runs a bounded legitimate
  * workload (legit-load.ts: resolve through Unbound, then talk to the host) while its attack runs:
  *
  *   no-attack          nothing else
@@ -27,8 +28,12 @@ import { phaseBudget, worstFlowMs, type FlowSummary, type PhaseName, type PhaseS
 export const ZONE = 'gwa.demo';
 /** Unbound listens on the public client's own address: queries then come from where the flows come from. */
 export const RESOLVER = ADDR.public;
-/** The aggressive client's address, added to public's eth0 (the testbed's router reaches the whole /24). */
-export const AGGRESSIVE_ADDRESS = '100.64.0.101';
+/**
+ * The aggressive client's address: its own /24 on the Internet side (added to public, routed there by the
+ * router), so per-/24 measures (response-rate limiting, ECS binding) never confuse it with the resolver; and
+ * not 100.64.0.101, which Realm Gateway's demo policy names as a zero-reputation resolver: an unknown requester.
+ */
+export const AGGRESSIVE_ADDRESS = '100.64.3.100';
 /** Source ranges of the spoofed packets: the benchmarking range, never a testbed address. */
 export const SPOOFED_SOURCES = ['198.18.0.0/15'];
 
@@ -97,7 +102,8 @@ export class AttackBed {
         const p = tb.spawn(host, process.execPath, [FLOW_SERVER_JS, '--name', host, '--tcp', '22,80,5000', '--udp', '5001']);
         await p.ready('listening');
       }
-      await tb.exec('public', 'ip', ['addr', 'add', `${AGGRESSIVE_ADDRESS}/24`, 'dev', 'eth0'], { check: true });
+      await tb.exec('public', 'ip', ['addr', 'add', `${AGGRESSIVE_ADDRESS}/32`, 'dev', 'eth0'], { check: true });
+      await tb.exec('router', 'ip', ['route', 'add', `${AGGRESSIVE_ADDRESS.replace(/\.\d+$/, '.0')}/24`, 'via', ADDR.public], { check: true });
       const gw = await startGateway(tb, opts.overrides ?? {});
       const want = opts.ecs ?? RESOLVER_SENDS_ECS;
       const ecs = want === 'auto' ? await gatewayEchoesEcs(tb) : want;
