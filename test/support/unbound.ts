@@ -12,6 +12,8 @@ export interface UnboundOptions {
   ecs?: boolean;
   /** Source address of Unbound's queries to the gateway (`outgoing-interface`); default: chosen by routing. */
   outgoing?: string;
+  /** More zones the gateway is authoritative for (e.g. a CNAME challenge's alias zone), stubbed to it too. */
+  moreZones?: readonly string[];
 }
 
 /**
@@ -47,10 +49,8 @@ export async function startUnbound(tb: Testbed, node: NodeName, listen: string, 
       '  num-threads: 1',
       // Give up quickly on a silent (exhausted) gateway and try again, like a stub resolver would.
       '  infra-host-ttl: 1',
-      `  domain-insecure: "${zone}"`,
-      'stub-zone:',
-      `  name: "${zone}"`,
-      `  stub-addr: ${gateway}`,
+      ...[zone, ...(opts.moreZones ?? [])].map((z) => `  domain-insecure: "${z}"`),
+      ...[zone, ...(opts.moreZones ?? [])].flatMap((z) => ['stub-zone:', `  name: "${z}"`, `  stub-addr: ${gateway}`]),
       '',
     ].join('\n'),
     { dir },

@@ -23,6 +23,13 @@ export const DEFENCES: { readonly on: GatewayOverrides; readonly off: GatewayOve
  */
 export const RESOLVER_SENDS_ECS: boolean | 'auto' = 'auto';
 
+/**
+ * Zones other than gwa.demo the gateway answers for with the defences on (e.g. the CNAME challenge's alias zone,
+ * if it is not under gwa.demo): the legitimate clients' Unbound stubs them to the gateway too, or it would look
+ * for them from the (absent) root and every challenged lookup would fail.
+ */
+export const RESOLVER_MORE_ZONES: readonly string[] = [];
+
 /** RGW_ATTACK_DEFENCES=1: the defences are in, so the tests that need them run. */
 export function defencesEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.RGW_ATTACK_DEFENCES === '1';

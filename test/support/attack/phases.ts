@@ -21,7 +21,7 @@ import { startGateway, type GatewayStats, type RunningGateway } from '../gateway
 import { DIST_DIR } from '../repo.js';
 import { startUnbound } from '../unbound.js';
 import { startAggressiveClient, startSpoofer, type AttackReport, type RunningAttack } from './attackers.js';
-import { RESOLVER_SENDS_ECS, type GatewayOverrides } from './defences.js';
+import { RESOLVER_MORE_ZONES, RESOLVER_SENDS_ECS, type GatewayOverrides } from './defences.js';
 import type { LegitFlow, LegitJob } from './legit-load.js';
 import { phaseBudget, worstFlowMs, type FlowSummary, type PhaseName, type PhaseSettings } from './plan.js';
 
@@ -92,7 +92,7 @@ export class AttackBed {
   ) {}
 
   private static startResolver(tb: Testbed, ecs: boolean): Promise<NsProcess> {
-    return startUnbound(tb, 'public', RESOLVER, ZONE, ADDR.gwaWan, { ecs, outgoing: ADDR.public });
+    return startUnbound(tb, 'public', RESOLVER, ZONE, ADDR.gwaWan, { ecs, outgoing: ADDR.public, moreZones: RESOLVER_MORE_ZONES });
   }
 
   static async up(opts: AttackBedOptions = {}): Promise<AttackBed> {
