@@ -29,6 +29,7 @@ import { benchDataplane, DATAPLANE_MEASUREMENTS, type DataplaneSettings, type Ro
 import { adminGet } from '../src/admin/admin-client.js';
 import { encodeQuery } from './dns-query.js';
 import { benchWorkers, WORKERS_HEADER, WORKERS_MEASUREMENTS, workersSettingsFromEnv } from './workers-bench.js';
+import { ATTACK_HEADER, ATTACK_MEASUREMENTS, attackSettingsFromEnv, benchAttack } from './attack-bench.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -41,7 +42,7 @@ const HELP = `dns-bench: realmgw's DNS front against Knot DNS on loopback (dnspe
 
 Usage: node dist/bench/dns-bench.js [--only LIST] [--seconds N] [--warmup N] [--profile DIR] [data-plane options]
   --only LIST     comma list of knot,floor,static,alloc,rss,flows-nfqueue,flows-nftset,latency,
-                  workers-register,workers-throughput
+                  workers-register,workers-throughput,attack-phases,attack-alloc
                   (default all; env BENCH_ONLY)
   --seconds N     length of each measured dnsperf run (default 10; env BENCH_SECONDS)
   --warmup N      unmeasured dnsperf seconds before each measured run (default 2; env BENCH_WARMUP)
@@ -61,7 +62,11 @@ Data plane (flows-nfqueue, flows-nftset, latency):
 Workers (workers-register, workers-throughput; environment only):
   BENCH_WORKERS (1000), BENCH_WORKER_PORTS (5), BENCH_WORKERS_CONCURRENCY (64): workers registering, TCP ports
   each, requests in flight; BENCH_THROUGHPUT_SECONDS (5), BENCH_THROUGHPUT_ROUNDS (5): bulk transfer length
-  and lease/direct pairs`;
+  and lease/direct pairs
+Attack (attack-phases, attack-alloc; environment only, see bench/attack-bench.ts):
+  RGW_ATTACK_FLOWS (100), RGW_ATTACK_LEGIT_RATE (10), RGW_ATTACK_UDP_RATE (500), RGW_ATTACK_SYN_RATE (2000),
+  RGW_ATTACK_AGGRESSIVE_RATE (200), RGW_ATTACK_ATTEMPTS (2), BENCH_ATTACK_PHASES (all four),
+  BENCH_ATTACK_DEFENCES (on), BENCH_ATTACK_ALLOC_SECONDS (3), BENCH_ATTACK_ALLOC_ROUNDS (5)`;
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Settings                                                                                                     */
@@ -75,7 +80,7 @@ interface Settings {
 }
 
 const DNS_MEASUREMENTS = ['knot', 'floor', 'static', 'alloc', 'rss'];
-const ALL = [...DNS_MEASUREMENTS, ...DATAPLANE_MEASUREMENTS, ...WORKERS_MEASUREMENTS];
+const ALL = [...DNS_MEASUREMENTS, ...DATAPLANE_MEASUREMENTS, ...WORKERS_MEASUREMENTS, ...ATTACK_MEASUREMENTS];
 
 function parseSettings(argv: string[]): Settings | { summarize: string } {
   const env = process.env;
@@ -921,10 +926,13 @@ async function main(): Promise<number> {
   const dnsSelected = DNS_MEASUREMENTS.some((m) => s.only.has(m));
   const dataplaneSelected = DATAPLANE_MEASUREMENTS.some((m) => s.only.has(m));
   const workersSelected = WORKERS_MEASUREMENTS.some((m) => s.only.has(m));
+  const attackSelected = ATTACK_MEASUREMENTS.some((m) => s.only.has(m));
   let workersSettings: ReturnType<typeof workersSettingsFromEnv> | undefined;
+  let attackSettings: ReturnType<typeof attackSettingsFromEnv> | undefined;
   try {
     // checked before any row runs: a typo must not surface after minutes of DNS measurements
     if (workersSelected) workersSettings = workersSettingsFromEnv(s.only, s.profileDir);
+    if (attackSelected) attackSettings = attackSettingsFromEnv(s.only);
   } catch (err) {
     fail((err as Error).message);
   }
@@ -1022,6 +1030,18 @@ async function main(): Promise<number> {
     }
   }
 
+  let attack: Awaited<ReturnType<typeof benchAttack>> | undefined;
+  if (attackSettings) {
+    try {
+      attack = await benchAttack(attackSettings);
+      if (attack.failed) failed = true;
+    } catch (err) {
+      failed = true;
+      say(`attack failed: ${(err as Error).stack ?? String(err)}`);
+      attack = { rows: ATTACK_MEASUREMENTS.filter((m) => s.only.has(m)).map((m) => errorRow(m, err)), notes: [], failed: true };
+    }
+  }
+
   if (dnsSelected) {
     if (command) notes.push(`each run: \`${command.replace(/-p \d+/, '-p PORT').replace(/-d \S+/, '-d QUERIES')}\` after a ${s.warmup} s unmeasured warm-up`);
     notes.push(`static queries: ${STATIC_QUERIES.join(', ')}; allocating queries: A for ${SERVICES.length} service names (${SERVICES[0].fqdn} ...), pool ${POOL_CIDR} (${POOL_SIZE.toLocaleString('en-US')} addresses)`);
@@ -1040,6 +1060,10 @@ async function main(): Promise<number> {
   if (workers) {
     const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     printTable(workers.rows, [...workers.notes, `node ${process.version}; load average before the first row ${loadBefore}, after the workers rows ${loadAfter}`], WORKERS_HEADER);
+  }
+  if (attack) {
+    const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    printTable(attack.rows, [...attack.notes, `node ${process.version}; load average before the first row ${loadBefore}, after the attack rows ${loadAfter}`], ATTACK_HEADER);
   }
   return failed ? 1 : 0;
 }

@@ -17,10 +17,17 @@
 #                    workers-register (1,000 workers x 5 ports registered over the real API, every mapping
 #                    in the kernel; target < 2 s), workers-throughput (bulk TCP through a lease against plain
 #                    routing to the same sink in the same run; target >= 0.9x)
+#                    attack (issue 8, a testbed with Debian's Unbound in front, bench/attack-bench.ts):
+#                    attack-phases (legitimate success per phase: no attack, spoofed UDP queries, spoofed SYNs
+#                    at the pool, one aggressive real client; target >= 99 %), attack-alloc (allocating QPS of
+#                    a proven requester over TCP, defences on against off in the same run; target >= 0.9x)
 #   BENCH_FLOW_SECONDS, BENCH_FLOW_WARMUP, BENCH_FLOW_RATES, BENCH_FLOW_CLIENTS, BENCH_FLOW_NAMES,
 #   BENCH_LATENCY_FLOWS   data-plane knobs (see --help)
 #   BENCH_WORKERS, BENCH_WORKER_PORTS, BENCH_WORKERS_CONCURRENCY, BENCH_THROUGHPUT_SECONDS,
 #   BENCH_THROUGHPUT_ROUNDS   workers knobs (see --help)
+#   RGW_ATTACK_FLOWS, RGW_ATTACK_LEGIT_RATE, RGW_ATTACK_UDP_RATE, RGW_ATTACK_SYN_RATE, RGW_ATTACK_AGGRESSIVE_RATE,
+#   RGW_ATTACK_ATTEMPTS, BENCH_ATTACK_PHASES, BENCH_ATTACK_DEFENCES, BENCH_ATTACK_ALLOC_SECONDS,
+#   BENCH_ATTACK_ALLOC_ROUNDS   attack knobs (see --help)
 #   BENCH_PROFILE  a folder: run realmgw under `node --cpu-prof` there and print where its time goes
 #                  (V8 charges native and kernel time to the JS frame that called it: dgram's doSend
 #                  is mostly the kernel's sendmsg; `perf record -g` with node --perf-basic-prof splits it)
