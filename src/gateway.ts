@@ -14,7 +14,12 @@ import { UdpListener } from './dns/server/udp-listener.js';
 import { formatIpv4 } from './util/ipv4.js';
 import { Dataplane } from './dataplane/dataplane.js';
 import { NO_DYNAMIC_NAMES, WorkerNameTable } from './dns/authority/worker-names.js';
-import { workerZone } from './inputs.js';
+import { aliasZone, workerZone } from './inputs.js';
+import type { PbraSettings } from './pbra/index.js';
+import type { AllocationGate } from './dns/admission/allocation-gate.js';
+import { buildGate } from './dns/admission/build-gate.js';
+import { readCookieSecret } from './dns/proof/cookie-secrets.js';
+import { Rrl } from './dns/server/rrl.js';
 import { StunServer } from './stun/server.js';
 import { WorkersApiServer } from './workers/api/server.js';
 import { createMappingBackend } from './workers/backends/create.js';
@@ -41,6 +46,7 @@ export class Gateway {
   private expiryTimer?: NodeJS.Timeout;
   private dataplane?: Dataplane;
   private workers?: WorkersService;
+  private gate?: AllocationGate;
   private readonly handlers: QueryHandler[] = [];
   private readonly releaseListeners: ((r: Reservation, why: ReleaseReason) => void)[] = [];
   private readonly debug: boolean;
@@ -113,7 +119,9 @@ export class Gateway {
       tcpRetryMs: config.pool.tcpRetryMs,
       onReserve,
     };
-    const wanHandler = new QueryHandler({ ...common, view: this.views.wan, metrics: this.metrics.wan, log: this.log.child({ view: 'wan' }) });
+    const gate = config.pbra && this.startGate(config.pbra);
+    const rrl = dns.wan.rrl.enabled ? new Rrl(dns.wan.rrl) : undefined;
+    const wanHandler = new QueryHandler({ ...common, view: this.views.wan, metrics: this.metrics.wan, log: this.log.child({ view: 'wan' }), gate, rrl });
     this.handlers.push(wanHandler);
     await this.listen('wan', wanHandler, dns.wan.listen, this.metrics.wan);
     if (dns.lan) {
@@ -137,6 +145,22 @@ export class Gateway {
       await admin.start();
       this.started.push(admin);
     }
+  }
+
+  /** The WAN allocation gate (proofs of address, PBRA), told how every reservation ends. */
+  private startGate(settings: PbraSettings): AllocationGate {
+    const { config } = this.inputs;
+    const secretFile = settings.cookies.secretFile;
+    const gate = buildGate(settings, {
+      pool: this.pool,
+      now: monotonicNow,
+      udpPayloadSize: config.dns.udpPayloadSize,
+      defaultAliasZone: aliasZone(config, this.views.wan)!,
+      cookieSecret: secretFile === undefined ? undefined : readCookieSecret(secretFile),
+    });
+    this.gate = gate;
+    this.releaseListeners.push((r, why) => gate.released(r, why));
+    return gate;
   }
 
   /**
@@ -217,6 +241,7 @@ export class Gateway {
       '/stats': () => ({
         dns: { wan: this.metrics.wan.snapshot(), lan: this.metrics.lan.snapshot() },
         pool: { ...this.pool.stats, size: this.pool.size },
+        defences: this.gate ? this.gate.stats : null,
         dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats, confirmLagMs: this.dataplane.confirmLag() ?? null } : null,
       }),
       '/reservations': () => {
@@ -233,6 +258,7 @@ export class Gateway {
         }));
       },
       '/endpoints': () => this.endpoints,
+      '/reputation': () => this.gate?.view() ?? null,
       '/workers': () => this.workers?.view() ?? null,
     };
   }

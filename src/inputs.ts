@@ -7,6 +7,7 @@ import { canonicalName, isInZone } from './dns/names.js';
 import { buildDataplaneModel } from './dataplane/build-model.js';
 import { firewallProblems, renderFirewall } from './dataplane/firewall.js';
 import { renderRuleset } from './dataplane/ruleset.js';
+import { readCookieSecret } from './dns/proof/cookie-secrets.js';
 
 /** Everything the gateway runs on, validated as a whole. */
 export interface GatewayInputs {
@@ -45,7 +46,7 @@ export function loadInputs(configFile: string): GatewayInputs {
   // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).
   const views = collect(problems, () => buildViews(inputs.zones, [...inputs.policies.hosts.values()], { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone }));
   if (problems.length) throw new InputError(problems);
-  if (config.workers && workerZone(config, views!.wan) === undefined) {
+  if (views && config.workers && workerZone(config, views.wan) === undefined) {
     problems.push({
       file: config.file,
       path: ['workers', 'zone'],
@@ -53,6 +54,23 @@ export function loadInputs(configFile: string): GatewayInputs {
         ? `${JSON.stringify(config.workers.zone)} is not one of the zones in ${config.zonesDir} (workers' names are published there)`
         : `no forward zone to publish workers' names in; set workers.zone`,
     });
+  }
+  if (views && config.pbra && aliasZone(config, views.wan) === undefined) {
+    problems.push({
+      file: config.file,
+      path: ['pbra', 'cname', 'zone'],
+      reason: config.pbra.cname.zone
+        ? `${JSON.stringify(config.pbra.cname.zone)} is not inside one of the zones in ${config.zonesDir} (the one-time aliases must be answered by us)`
+        : `no forward zone for the one-time aliases; set pbra.cname.zone`,
+    });
+  }
+  const secretFile = config.pbra?.cookies.secretFile;
+  if (secretFile !== undefined) {
+    try {
+      readCookieSecret(secretFile);
+    } catch (err) {
+      problems.push({ file: config.file, path: ['pbra', 'cookies', 'secretFile'], reason: (err as Error).message });
+    }
   }
   if (problems.length) throw new InputError(problems);
   if (config.dataplane) problems.push(...dataplaneProblems(inputs));
@@ -69,6 +87,14 @@ export function workerZone(config: GatewayConfig, wan: View): string | undefined
     return origins.includes(z) ? z : undefined;
   }
   return origins.find((o) => !isInZone(o, 'in-addr.arpa') && !isInZone(o, 'ip6.arpa'));
+}
+
+/** Where the CNAME challenge's one-time aliases live (pbra.cname.zone, else pool.nameZone, else the first forward zone), if it is ours. */
+export function aliasZone(config: GatewayConfig, wan: View): string | undefined {
+  const wanted = config.pbra?.cname.zone ?? config.pool.nameZone;
+  if (wanted === undefined) return wan.tree.origins().find((o) => !isInZone(o, 'in-addr.arpa') && !isInZone(o, 'ip6.arpa'));
+  const z = canonicalName(wanted);
+  return wan.tree.lookup(z).kind === 'none' ? undefined : z;
 }
 
 /**

@@ -29,6 +29,10 @@ type Json = { [k: string]: unknown };
 function merge(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
+    if (v === null) {
+      delete out[k]; // null removes a section of the demo config (e.g. `pbra: null`: the defences off)
+      continue;
+    }
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && base[k] && typeof base[k] === 'object' ? merge(base[k] as Json, v as Json) : v;
   }
   return out;

@@ -4,6 +4,7 @@
  * Time and randomness are injected; `at(nowMs)` rotates lazily, so no timer is needed.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { secretKey } from './cookies.js';
 
 export interface CookieSecretsOptions {
@@ -36,4 +37,11 @@ export class CookieSecrets {
     }
     return this.previous ? [this.current, this.previous] : [this.current];
   }
+}
+
+/** A shared secret from a file: 32 hex digits (16 bytes), surrounding whitespace ignored. */
+export function readCookieSecret(file: string): Buffer {
+  const text = readFileSync(file, 'utf8').trim();
+  if (!/^[0-9a-fA-F]{32}$/.test(text)) throw new Error(`${file}: a cookie secret is 32 hexadecimal digits (16 bytes)`);
+  return Buffer.from(text, 'hex');
 }

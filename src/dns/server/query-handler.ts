@@ -7,7 +7,8 @@ import type { Forwarder } from '../forward/forwarder.js';
 import type { AllocationGate, Ticket } from '../admission/allocation-gate.js';
 import type { AliasGrant } from '../proof/alias-challenges.js';
 import type { DnsMetrics } from '../metrics.js';
-import { buildTemplate, headerOnlyError, instantiate, udpLimit, type PerQueryOptions, type ResponseSpec } from '../wire/encode-response.js';
+import { buildTemplate, headerOnlyError, instantiate, minimalTruncated, udpLimit, type PerQueryOptions, type ResponseSpec } from '../wire/encode-response.js';
+import { rrlResponseKey, type Rrl } from './rrl.js';
 import { parseQuery, RCODE, type Query } from '../wire/parse-query.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -34,6 +35,8 @@ export interface QueryHandlerDeps {
    * asks (the LAN view, or a gateway with the defences off).
    */
   gate?: AllocationGate;
+  /** Response-rate limiting of UDP answers that allocate nothing (WAN): an answer is not a reflector. */
+  rrl?: Rrl;
 }
 
 const PLACEHOLDER = '0.0.0.0';
@@ -94,7 +97,7 @@ export class QueryHandler {
       if (!grant) gate.stats.aliasesUnknown++;
       const d = decide(this.deps.view, query.qname, query.qtype, query.qclass);
       const spec = d.kind === 'answer' ? d.spec : emptyAnswer(this.deps.view);
-      return this.send(buildTemplate(query, packet, spec, this.deps), query, transport, client);
+      return this.sendLimited(buildTemplate(query, packet, spec, this.deps), query, transport, client);
     }
     const template = buildTemplate(query, packet, allocationSpec(this.deps.view, query.qname, decision, PLACEHOLDER), this.deps);
     return this.allocate({ decision, template }, query, packet, transport, client, grant);
@@ -129,7 +132,7 @@ export class QueryHandler {
     const { decision, template } = entry;
     switch (decision.kind) {
       case 'answer':
-        return this.send(template, query, transport, client);
+        return this.sendLimited(template, query, transport, client);
       case 'forward':
         return this.forward(query, packet, transport, client);
       case 'allocate':
@@ -244,6 +247,28 @@ export class QueryHandler {
     this.deps.metrics.forwardFailed++;
     const spec: ResponseSpec = { rcode: RCODE.SERVFAIL, authoritative: false, recursionAvailable: true, answers: [], authorities: [], additionals: [] };
     return this.send(buildTemplate(query, packet, spec, this.deps), query, transport, client);
+  }
+
+  /**
+   * An answer that allocates nothing, through response-rate limiting when it goes out over UDP: dropped, or
+   * every `slip`-th one sent as a bare TC=1 (a real client behind the limited prefix comes back over TCP).
+   */
+  private sendLimited(template: CacheEntry['template'], query: Query, transport: Transport, client: string): Buffer | undefined {
+    const rrl = this.deps.rrl;
+    if (rrl && transport === 'udp') {
+      const spec = template.spec;
+      const kind = spec.rcode === RCODE.NXDOMAIN ? 'nxdomain' : spec.rcode !== RCODE.NOERROR ? 'error' : spec.answers.length === 0 ? 'nodata' : 'answer';
+      const verdict = rrl.check(client, rrlResponseKey(kind, spec.rcode, query.qname, query.qtype, spec.authorities[0]?.name), this.deps.now());
+      if (verdict === 'drop') {
+        this.deps.metrics.rrlDropped++;
+        return undefined;
+      }
+      if (verdict === 'slip') {
+        this.deps.metrics.rrlSlipped++;
+        return minimalTruncated(query, { udpPayloadSize: this.deps.udpPayloadSize, authoritative: spec.authoritative }, this.replyOptions(query, client, false));
+      }
+    }
+    return this.send(template, query, transport, client);
   }
 
   private send(template: CacheEntry['template'], query: Query, transport: Transport, client: string, address?: number): Buffer {

@@ -4,14 +4,14 @@
  * defence-dependent tests run with (test/e2e/attack.test.ts runs those tests only with RGW_ATTACK_DEFENCES=1);
  * the bench's allocating-QPS row runs a proven requester against both, in the same run.
  *
- * Until the defences land both are empty, i.e. today's gateway. The lead fills `on` with the `pbra` section
- * (e.g. `{ pbra: { ... } }`) and, if the defences are on by default, `off` with what turns them off.
+ * The demo config ships with the defences on (its `pbra` section), so `on` adds nothing and `off` removes the
+ * section.
  */
 export type GatewayOverrides = { [key: string]: unknown };
 
 export const DEFENCES: { readonly on: GatewayOverrides; readonly off: GatewayOverrides } = {
   on: {},
-  off: {},
+  off: { pbra: null },
 };
 
 /**
