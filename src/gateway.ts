@@ -254,6 +254,7 @@ export class Gateway {
           service: r.service,
           host: r.hostId,
           target: formatIpv4(r.target),
+          boundTo: r.source ? `${formatIpv4(r.source.network)}/${r.source.prefixLength}` : null,
           expiresInMs: Math.max(0, Math.round(r.expiresAt - now)),
         }));
       },

@@ -15,13 +15,15 @@ export const DEFENCES: { readonly on: GatewayOverrides; readonly off: GatewayOve
 };
 
 /**
- * Whether the legitimate clients' Unbound sends EDNS Client Subnet to the gateway. 'auto': only when the
- * gateway echoes the option (RFC 7871 §7.2.1; checked once per testbed with a TCP query for the zone's SOA).
- * Unbound (1.17, subnetcache) takes an answer without ECS as "this server ignores ECS" and asks the same name
- * again without it, so against a gateway that does not echo every lookup spent two reservations and the
- * no-attack phase fell to ~40 % (measured 2026-12-04).
+ * Whether the legitimate clients' Unbound sends EDNS Client Subnet to the gateway: no. Debian 12's Unbound
+ * (1.17, subnetcache module) keeps a TTL-0 answer that carried ECS for the rest of the second and hands it to
+ * the next client of the same subnet without asking (measured 2026-12-04: four digs within a second got one
+ * address, one allocation), so every client of the testbed's single /24 after the first got an address already
+ * consumed, and a third of the no-attack flows were refused. Without ECS the requester PBRA sees is the
+ * resolver itself (a trusted sla group in the demo). ECS binding is proven without a resolver in between
+ * (test/e2e/ecs-binding.test.ts). 'auto' (only when the gateway echoes ECS) is kept for other resolvers.
  */
-export const RESOLVER_SENDS_ECS: boolean | 'auto' = 'auto';
+export const RESOLVER_SENDS_ECS: boolean | 'auto' = false;
 
 /**
  * Zones other than gwa.demo the gateway answers for with the defences on (e.g. the CNAME challenge's alias zone,
