@@ -6,7 +6,7 @@
  * reply, and the caller keeps every such reply within 1.5 times the query's size (no reflector).
  */
 import type { Query } from '../wire/parse-query.js';
-import { clientQname } from '../wire/encode-response.js';
+import { clientQname, minimalReply } from '../wire/encode-response.js';
 
 const HEADER = 12;
 const FLAG_QR = 0x8000;
@@ -63,26 +63,14 @@ function header(buf: Buffer, query: Query, flags: number, rcode: number, answers
   buf.writeUInt16BE(query.edns ? 1 : 0, 10);
 }
 
-function questionOnly(query: Query, packet: Buffer, flags: number, rcode: number, opts: ChallengeOptions): Buffer {
-  const name = clientQname(query);
-  const buf = Buffer.alloc(HEADER + name.length + 4 + optLength(query, opts));
-  header(buf, query, flags, rcode, 0);
-  name.copy(buf, HEADER);
-  let at = HEADER + name.length;
-  buf.writeUInt16BE(query.qtype, at);
-  buf.writeUInt16BE(query.qclass, at + 2);
-  writeOpt(buf, at + 4, query, opts, rcode);
-  return buf;
-}
-
 /** TC=1 with the question only: every resolver retries over TCP, which proves its address. */
-export function truncatedReply(query: Query, packet: Buffer, opts: ChallengeOptions): Buffer {
-  return questionOnly(query, packet, FLAG_TC, 0, opts);
+export function truncatedReply(query: Query, _packet: Buffer, opts: ChallengeOptions): Buffer {
+  return minimalReply(query, { udpPayloadSize: opts.udpPayloadSize, truncated: true }, { cookie: opts.cookie });
 }
 
 /** RFC 7873 §5.2.3: BADCOOKIE with a fresh server cookie; a cookie-aware client retries with it. */
-export function badCookieReply(query: Query, packet: Buffer, opts: ChallengeOptions & { cookie: Buffer }): Buffer {
-  return questionOnly(query, packet, 0, RCODE_BADCOOKIE, opts);
+export function badCookieReply(query: Query, _packet: Buffer, opts: ChallengeOptions & { cookie: Buffer }): Buffer {
+  return minimalReply(query, { udpPayloadSize: opts.udpPayloadSize, rcode: RCODE_BADCOOKIE, truncated: false }, { cookie: opts.cookie });
 }
 
 /**

@@ -246,6 +246,8 @@ export function instantiate(t: ResponseTemplate, query: Query, _packet: Buffer, 
 export interface MinimalReplyOptions {
   /** Our EDNS UDP payload size, advertised in OPT. */
   udpPayloadSize: number;
+  /** TC=1 (default): the client is to come back over TCP. */
+  truncated?: boolean;
   rcode?: number;
   authoritative?: boolean;
   recursionAvailable?: boolean;
@@ -257,6 +259,11 @@ export interface MinimalReplyOptions {
  * those options, since the query held the same header and question and at least an 11-byte OPT.
  */
 export function minimalTruncated(query: Query, opts: MinimalReplyOptions, options?: PerQueryOptions): Buffer {
+  return minimalReply(query, { ...opts, truncated: opts.truncated ?? true }, options);
+}
+
+/** Header, question and OPT only (with the per-query options): TC=1, or an error such as BADCOOKIE. */
+export function minimalReply(query: Query, opts: MinimalReplyOptions, options?: PerQueryOptions): Buffer {
   const hasEdns = query.edns !== undefined;
   const qEnd = HEADER + query.qnameWire.length + 4;
   const extra = hasEdns ? perQueryOptionsLength(options) : 0;
@@ -269,7 +276,7 @@ export function minimalTruncated(query: Query, opts: MinimalReplyOptions, option
     authorities: [],
     additionals: [],
   };
-  writeHeader(out, spec, [1, 0, 0, hasEdns ? 1 : 0], true);
+  writeHeader(out, spec, [1, 0, 0, hasEdns ? 1 : 0], opts.truncated ?? false);
   out.writeUInt16BE(query.id, 0);
   out.writeUInt16BE(out.readUInt16BE(2) | (query.flags & ECHO_MASK), 2);
   query.qnameWire.copy(out, HEADER);
