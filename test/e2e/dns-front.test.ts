@@ -48,6 +48,9 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
         // The first forwarder is an address nobody answers on: every other forwarded query has to retry.
     const forwarders = [{ address: '100.64.0.99', port: 53 }, { address: '100.64.0.100', port: 53 }];
     gw = await startGateway(tb, {
+      // UDP allocation semantics (exhaustion, caps, SRV) from one client: the abuse defences are off here and
+      // proven in test/e2e/defences.test.ts.
+      pbra: null,
       zones,
       pool: { lifetimeMs: LIFETIME_MS },
       dns: { tcpIdleTimeoutMs: 1500, lan: { forwarders, forwardTimeoutMs: 400, forwardAttempts: 2 } },

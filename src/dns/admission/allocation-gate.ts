@@ -140,8 +140,9 @@ export class AllocationGate {
   }
 
   /** The `/reputation` view (groups, members, SLA, current and previous reputation), when PBRA is on. */
-  view(requesters = 20): ReturnType<Pbra['view']> | undefined {
-    return this.opts.pbra?.view(this.opts.now(), { requesters });
+  view(requesters = 20): (ReturnType<Pbra['view']> & { tiers: Pbra['settings']['tiers'] }) | undefined {
+    const pbra = this.opts.pbra;
+    return pbra && { ...pbra.view(this.opts.now(), { requesters }), tiers: pbra.settings.tiers };
   }
 
   /** A reservation was made for an admitted ticket. */
