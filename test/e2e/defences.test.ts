@@ -14,8 +14,8 @@ import { adminGet, probe, startGateway, type RunningGateway } from '../support/g
 import { DIST_DIR, REPO_ROOT } from '../support/repo.js';
 
 const WAN = ADDR.gwaWan;
-/** A second client address on the public side, in the same /24 as the first but outside the /25 we bind to. */
-const STRANGER = '100.64.0.200';
+/** A second client on the public side, in its own /24 (routed there by the router): the subnet we bind to. */
+const BOUND_CLIENT = '100.64.3.100';
 
 interface Defences {
   challenges: { badcookie: number; cname: number; tc: number };
@@ -43,7 +43,8 @@ describe('abuse defences of the demo config, end to end', { timeout: 300_000 }, 
     tb = await Testbed.up();
     server = tb.spawn('hosta', process.execPath, [path.join(DIST_DIR, 'test', 'support', 'flow-server.js'), '--name', 'hosta', '--tcp', '5000']);
     await server.ready('listening');
-    await tb.exec('public', 'ip', ['addr', 'add', `${STRANGER}/24`, 'dev', 'eth0'], { check: true });
+    await tb.exec('public', 'ip', ['addr', 'add', `${BOUND_CLIENT}/32`, 'dev', 'eth0'], { check: true });
+    await tb.exec('router', 'ip', ['route', 'add', '100.64.3.0/24', 'via', ADDR.public], { check: true });
     gw = await startGateway(tb);
   });
   after(async () => {
@@ -83,12 +84,13 @@ describe('abuse defences of the demo config, end to end', { timeout: 300_000 }, 
 
   test('ECS binds the reservation: a first packet from outside the subnet is refused and consumes nothing', async () => {
     const before = await stats();
-    const address = addressIn(await dig(['+short', '+tcp', '+subnet=100.64.0.0/25', 'tcp.hosta.gwa.demo']));
+    // a /32 client subnet is widened to the /24 the gateway binds at most (pbra.ecsPrefixIpv4)
+    const address = addressIn(await dig(['+short', '+tcp', `+subnet=${BOUND_CLIENT}/32`, 'tcp.hosta.gwa.demo']));
     assert.ok(address && POOL.includes(address), `dig got ${address}`);
-    const [reservation] = (await adminGet(gw.adminSocket, '/reservations')) as { boundTo: string | null; address: string }[];
-    assert.deepEqual([reservation?.address, reservation?.boundTo], [address, '100.64.0.0/25']);
-    assert.equal(await connectFrom(STRANGER, address), 'ECONNREFUSED');
-    assert.equal(await connectFrom(ADDR.public, address), 'ok', 'the bound client still gets in');
+    const live = (await adminGet(gw.adminSocket, '/reservations')) as { boundTo: string | null; address: string }[];
+    assert.deepEqual(live.filter((r) => r.address === address).map((r) => r.boundTo), ['100.64.3.0/24']);
+    assert.equal(await connectFrom(ADDR.public, address), 'ECONNREFUSED', 'the resolver address itself is outside the subnet');
+    assert.equal(await connectFrom(BOUND_CLIENT, address), 'ok', 'the bound client still gets in');
     const after = await stats();
     assert.equal(after.pool.consumed - before.pool.consumed, 1);
     assert.equal(after.defences.bound - before.defences.bound, 1);
