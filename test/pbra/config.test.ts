@@ -8,21 +8,12 @@ import { formatProblem, InputError } from '../../src/errors.js';
 import { DEMO_TIERS } from '../../src/pbra/model.js';
 import { parseIpv4 } from '../../src/util/ipv4.js';
 import { fixture } from '../support/fixtures.js';
+import { BASE } from '../support/config-text.js';
 
 const HOST: HostFacts = { ephemeral: [32768, 60999] };
 const DIR = fixture('pbra-rgw-demo');
 const CONFIG = join(DIR, 'gateway.yaml'); // never read: the text is given; only its folder matters
 
-const BASE = `zones: zones
-policies: policies
-dns:
-  wan:
-    listen:
-      - { address: 100.64.1.130, port: 53 }
-pool:
-  serviceAddress: 100.64.1.130
-  addresses: [100.64.1.131-100.64.1.133]
-`;
 const BASE_LINES = BASE.split('\n').length - 1;
 
 const load = (pbra: string) => parseConfigText(`${BASE}${pbra}`, CONFIG, HOST);

@@ -5,19 +5,10 @@ import { test } from 'node:test';
 import { parseConfigText, workersConfigOf, type HostFacts } from '../../src/config/load-config.js';
 import { InputError, formatProblem } from '../../src/errors.js';
 import { hashOf } from './support.js';
+import { BASE } from '../support/config-text.js';
 
 const HOST: HostFacts = { ephemeral: [32768, 60999] };
 
-const BASE = `zones: zones
-policies: policies
-dns:
-  wan:
-    listen:
-      - { address: 100.64.1.130, port: 53 }
-pool:
-  serviceAddress: 100.64.1.130
-  addresses: [100.64.1.131-100.64.1.133]
-`;
 
 function workers(over = ''): string {
   return `${BASE}stun:

@@ -17,22 +17,14 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import dnsPacket from 'dns-packet';
 import { BADCOOKIE, ednsWithCookie, fullRcode, serverCookieOf } from './dns-cookie.js';
+import type { AggressiveJob } from './attackers.js';
 
-interface Job {
-  server: string;
-  port?: number;
-  bind?: string;
-  names: string[];
-  rate: number;
-  count: number;
-  seconds: number;
-}
 
 const UDP_TIMEOUT_MS = 1000;
 const MAX_TCP_PENDING = 2000;
 const DRAIN_MS = 1500;
 
-const job = JSON.parse(process.argv[2] ?? '{}') as Job;
+const job = JSON.parse(process.argv[2] ?? '{}') as AggressiveJob;
 if (!job.server || !Array.isArray(job.names) || !job.names.length || !(job.rate > 0) || !(job.count > 0) || !(job.seconds > 0) || job.seconds > 600) {
   process.stderr.write('aggressive-client: job needs server, names, rate > 0, count > 0, 0 < seconds <= 600\n');
   process.exit(2);
