@@ -53,3 +53,5 @@ export const HANDSHAKE_OK_MARK_OFFSET = 0xfffe;
 export const CT_TAG_MASK = 0x0f000000;
 export const CT_TAG_SHIFT = 24;
 export const CT_TAG_CONSUMED = 0xf;
+/** nfqueue mode's one pending tag (userspace knows which reservation). */
+export const NFQUEUE_PENDING_TAG = 1;

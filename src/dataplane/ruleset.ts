@@ -50,7 +50,7 @@
 import { formatIpv4, parseIpv4 } from '../util/ipv4.js';
 import { addressRanges, renderIpsets, type IpsetSpec } from './ipset.js';
 import { renderIptables, type FirewallFragment, type IptablesJump } from './iptables.js';
-import { CT_TAG_CONSUMED, CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_OK_MARK_OFFSET, REJECT_MARK_OFFSET, type DataplaneModel } from './model.js';
+import { CT_TAG_CONSUMED, CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_OK_MARK_OFFSET, NFQUEUE_PENDING_TAG, REJECT_MARK_OFFSET, type DataplaneModel } from './model.js';
 
 export type { FirewallFragment, IptablesJump } from './iptables.js';
 export type { IpsetSpec } from './ipset.js';
@@ -116,8 +116,6 @@ const CT_KEY: Record<KeyShape, string> = {
 export function pendingTag(shape: KeyShape, bound: boolean): number {
   return KEY_SHAPES.indexOf(shape) + 1 + (bound ? KEY_SHAPES.length : 0);
 }
-/** nfqueue mode's one pending tag (userspace knows the reservation). */
-export const NFQUEUE_PENDING_TAG = 1;
 
 const tagValue = (tag: number): string => hex((tag << CT_TAG_SHIFT) >>> 0);
 const setTag = (tag: number): string => `ct mark set ct mark & ${hex(~CT_TAG_MASK >>> 0)} | ${tagValue(tag)}`;
