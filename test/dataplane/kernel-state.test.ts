@@ -51,7 +51,8 @@ async function ours(): Promise<{ table: boolean; iptables: string[]; ipsets: str
   const sets = await sh('gwa', 'ipset list -n');
   return {
     table: tables.split('\n').includes('table ip realmgw'),
-    iptables: save.split('\n').filter((l) => l.includes('RGW-')),
+    // sorted: the two PREROUTING jumps of nfqueue mode match disjoint packets, so their order carries no meaning
+    iptables: save.split('\n').filter((l) => l.includes('RGW-')).sort(),
     ipsets: sets.split('\n').filter((n) => n.startsWith('rgw-')).sort(),
   };
 }
@@ -159,12 +160,16 @@ describe('kernel state (real kernel, in namespaces)', () => {
       table: true,
       iptables: [
         ':RGW-QUEUE - [0:0]',
+        ':RGW-HANDSHAKE - [0:0]',
         '-A PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        '-A PREROUTING -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
+        '-A RGW-HANDSHAKE -j MARK --set-xmark 0x52470000/0xffffffff',
+        '-A RGW-HANDSHAKE -j NFQUEUE --queue-num 1',
         '-A RGW-QUEUE -j NFQUEUE --queue-num 1',
         ':RGW-FWT - [0:0]',
         '-A FORWARD -j RGW-FWT',
         '-A RGW-FWT -p udp -m set --match-set rgw-g-G2 src -m udp --dport 9 -j DROP',
-      ],
+      ].sort(),
       ipsets: ['rgw-g-G1', 'rgw-g-G2', 'rgw-pool'],
     });
     const members = async (set: string) => {
@@ -253,6 +258,8 @@ describe('kernel state (real kernel, in namespaces)', () => {
       'removed: iptables -t filter -D FORWARD -j RGW-FWT',
       'removed: iptables -t filter -X RGW-FWT',
       'removed: iptables -t mangle -D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
+      'removed: iptables -t mangle -D PREROUTING -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
+      'removed: iptables -t mangle -X RGW-HANDSHAKE',
       'removed: iptables -t mangle -X RGW-QUEUE',
       'removed: nft delete table ip realmgw',
     ]);
