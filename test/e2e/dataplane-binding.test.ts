@@ -4,6 +4,7 @@
  *   not consume it, and still admits its client;
  * - a TCP reservation is consumed only by a completed handshake: spoofed SYNs (hping3, from addresses that never
  *   see the host's SYN-ACK) consume nothing, the real client then connects, and a second connection is refused;
+ *   two handshakes racing for one reservation: one consumes it, the other is reset at its ACK;
  *   a reservation that only ever saw spoofed SYNs expires, counted as expired.
  * Reservations are made by the pool and data plane directly (test/support/dataplane-harness.ts, in the gateway's
  * namespace), so the binding is tested without the DNS front.
@@ -88,7 +89,7 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
     before(async () => {
       tb = await Testbed.up();
       await tb.sh('public', `ip addr add ${FOREIGN}/24 dev ${IFACE.public.eth}`, { check: true });
-      server = tb.spawn('hosta', process.execPath, [FLOW_SERVER, '--tcp', '5000,5002,5003', '--udp', '5001', '--name', 'hosta']);
+      server = tb.spawn('hosta', process.execPath, [FLOW_SERVER, '--tcp', '5000,5002,5003,5004', '--udp', '5001', '--name', 'hosta']);
       await server.ready('listening');
       const { configFile } = await writeGatewayConfig({ dataplane: { confirm } });
       harness = tb.spawn('gwa', process.execPath, [HARNESS, '--config', configFile], { stdin: 'pipe' });
@@ -139,6 +140,35 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       reachedHosta(await talk(address, 'tcp', 5002), ADDR.public, 'the real client');
       await until('the handshake consumed it', (s) => s.pool.consumed === before.pool.consumed + 1);
       assert.equal((await talk(address, 'tcp', 5002)).error, 'ECONNREFUSED', 'single use: a second connection is refused');
+    });
+
+    test('two handshakes racing for one reservation: one consumes it, the other is reset at its ACK', async () => {
+      const address = await reserve(6, 5004);
+      const before = await stats();
+      // hold both clients' handshake ACKs (and data) back until both SYNs went through
+      await tb.sh(
+        'public',
+        `nft add table ip rgwrace && nft add chain ip rgwrace out '{ type filter hook output priority 0; }' && nft add rule ip rgwrace out ip daddr ${address} tcp dport 5004 tcp flags \\& syn == 0 drop`,
+        { check: true },
+      );
+      try {
+        const both = Promise.all([talk(address, 'tcp', 5004), talk(address, 'tcp', 5004)]);
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const r = await tb.sh('gwa', `conntrack -L -p tcp -d ${address} --dport 5004 2>/dev/null | grep -c SYN_RECV; true`);
+          if (Number(r.stdout.trim()) >= 2) break;
+          assert.ok(Date.now() < deadline, 'both SYNs answered by the host');
+          await sleep(20);
+        }
+        await tb.sh('public', 'nft delete table ip rgwrace', { check: true });
+        const results = await both;
+        assert.equal(results.filter((r) => r.ok).length, 1, `exactly one connection gets through: ${JSON.stringify(results)}`);
+        assert.ok(results.some((r) => !r.ok && r.error === 'ECONNRESET'), `the other is reset: ${JSON.stringify(results)}`);
+      } finally {
+        await tb.sh('public', 'nft delete table ip rgwrace 2>/dev/null; true');
+      }
+      const s = await until('one consumption, one refused handshake', (x) => x.pool.consumed === before.pool.consumed + 1 && x.dataplane.handshakeRefused > before.dataplane.handshakeRefused);
+      assert.equal(s.pool.consumed, before.pool.consumed + 1);
     });
 
     test('a reservation that only saw spoofed SYNs expires unused, counted as expired', async () => {
