@@ -46,6 +46,8 @@ export interface ConsumedHandshake {
   dstPort: number;
   /** The connection's ct mark. */
   mark: number;
+  /** conntrack's TCP state, e.g. ESTABLISHED. */
+  state: string;
 }
 
 /**
@@ -67,7 +69,9 @@ export function parseHandshakeEvent(line: string): ConsumedHandshake | undefined
   const dport = Number(fields.dport?.[0]);
   const mark = Number(fields.mark?.[0]);
   if (!src || !dst || !isIpv4(src) || !isIpv4(dst) || !Number.isInteger(sport) || !Number.isInteger(dport) || !Number.isInteger(mark)) return undefined;
-  return { src: parseAddress(src), srcPort: sport, dst: parseAddress(dst), dstPort: dport, mark: mark >>> 0 };
+  const state = tokens[4] ?? '';
+  if (!/^[A-Z_0-9]+$/.test(state)) return undefined;
+  return { src: parseAddress(src), srcPort: sport, dst: parseAddress(dst), dstPort: dport, mark: mark >>> 0, state };
 }
 
 /**

@@ -149,8 +149,11 @@ export class Dataplane {
   /** nftset mode: the kernel's handshake rule consumed a TCP reservation and tagged the connection. */
   private onHandshakeEvent(line: string): void {
     const e = parseHandshakeEvent(line);
-    if (!e || ((e.mark & CT_TAG_MASK) >>> CT_TAG_SHIFT) !== CT_TAG_CONSUMED || !this.pool.contains(e.dst)) return;
-    // every later event of the connection (FIN, close) carries the tag too: only its first one consumes
+    if (!e || e.state !== 'ESTABLISHED' || ((e.mark & CT_TAG_MASK) >>> CT_TAG_SHIFT) !== CT_TAG_CONSUMED || !this.pool.contains(e.dst)) return;
+    // The consuming ACK moves the connection to ESTABLISHED and sets the tag: one event. Every later event of
+    // the connection carries the tag too, in later states (FIN_WAIT, ...); a short memory of consumed
+    // connections guards against a repeated ESTABLISHED event (another ct mark change), shorter than the
+    // client's TIME_WAIT so that a new connection with the same addresses and ports is never mistaken for it.
     const conn = `${e.src}:${e.srcPort}>${e.dst}:${e.dstPort}`;
     const now = this.now();
     const seen = this.consumedConnections.get(conn);
@@ -266,4 +269,4 @@ const CONFIRM_LAG_SAMPLES = 4096;
 const COUNTER_REFRESH_MS = 2000;
 /** Consumed connections remembered (to ignore their later events): at most this many, for this long. */
 const CONSUMED_MEMORY_MAX = 65_536;
-const CONSUMED_MEMORY_MS = 600_000;
+const CONSUMED_MEMORY_MS = 30_000;

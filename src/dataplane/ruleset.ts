@@ -41,9 +41,11 @@
  *            or it expired): the ACK is answered with a reset and counted by the named counter `handshake`.
  *   nfqueue: iptables queues that ACK again (connmark pending); userspace consumes the reservation and
  *            answers with the handshake-ok mark, which tags the connection consumed here, or the reject mark.
- * What a spoofed SYN costs: one conntrack entry (SYN_SENT, then SYN_RECV once the host answers; the kernel
- * keeps it nf_conntrack_tcp_timeout_syn_recv = 60 s) and the host's SYN-ACK retransmissions to the spoofed
- * source (Linux: net.ipv4.tcp_synack_retries = 5, ~63 s); the reservation stays pending and expires or is
+ * What a spoofed SYN costs (measured in the testbed, kernel defaults): one conntrack entry, SYN_RECV once the
+ * host answers, gone 60 s later (nf_conntrack_tcp_timeout_syn_recv); the host's request socket and its SYN-ACKs
+ * to the spoofed source (net.ipv4.tcp_synack_retries = 5: up to ~63 s to a silent source; in the testbed the
+ * router's ICMP host-unreachable ended it after 2 SYN-ACKs, ~3 s; syncookies guard the host's backlog); the
+ * reservation stays pending and expires unused (counted expired) or is
  * consumed by the real client's handshake. UDP, ICMP and other protocols have no handshake: they are still
  * consumed at their first packet, and only the client-subnet binding keeps a foreign first packet out.
  */
