@@ -6,7 +6,8 @@ import { CommandRunner } from './command.js';
 import { ConntrackEvents, ConntrackStream, parseHandshakeEvent, type NewFlow } from './conntrack-events.js';
 import { renderFirewall } from './firewall.js';
 import { KernelState } from './kernel-state.js';
-import { CT_TAG_CONSUMED, CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_CHECK_MARK_OFFSET, type DataplaneModel } from './model.js';
+import { CT_TAG_CONSUMED, CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_CHECK_MARK_OFFSET, HANDSHAKE_OK_MARK_OFFSET, type DataplaneModel } from './model.js';
+import { connectionKey, RecentConnections } from './recent-connections.js';
 import { NfQueue } from './nfqueue.js';
 import { ElementChannel, type ElementOp } from './nft-elements.js';
 import { parseIpv4 } from './packet.js';
@@ -63,8 +64,12 @@ export class Dataplane {
   private events?: ConntrackEvents;
   private handshakes?: ConntrackStream;
   private counterTimer?: NodeJS.Timeout;
-  /** nftset mode: connections whose consuming handshake the pool has heard of (later events repeat the tag). */
-  private readonly consumedConnections = new Map<string, number>();
+  /**
+   * Connections whose handshake consumed their reservation. nfqueue: the ACK and the data right behind it are
+   * both queued before the first verdict tags the connection; the later ones are the same handshake, not a
+   * second one. nftset: guards against a repeated ESTABLISHED event.
+   */
+  private readonly consumedConnections = new RecentConnections(CONSUMED_MEMORY_MS, CONSUMED_MEMORY_MAX);
   private readonly policy: VerdictPolicy;
   /** nftset mode: per (address, protocol, port), what the kernel holds for it (reservation-plan.ts). */
   private readonly kernelSlots = new Map<string, SlotState>();
@@ -125,7 +130,14 @@ export class Dataplane {
     if (!pkt) this.stats.unparsable++;
     const queuedAs = mark === (this.model.markBase + HANDSHAKE_CHECK_MARK_OFFSET) >>> 0 ? 'handshake' : 'first';
     const headers = pkt && { src: pkt.src, dst: pkt.dst, protocol: pkt.protocol, dstPort: pkt.dstPort, tcpFlags: pkt.tcpFlags };
-    const v = decideVerdict(this.pool, this.policy, headers, this.now(), queuedAs);
+    const now = this.now();
+    const conn = queuedAs === 'handshake' && pkt ? connectionKey(pkt.src, pkt.srcPort, pkt.dst, pkt.dstPort) : undefined;
+    if (conn !== undefined && this.consumedConnections.has(conn, now)) {
+      this.queue!.verdict(id, 'accept', (this.model.markBase + HANDSHAKE_OK_MARK_OFFSET) >>> 0);
+      return;
+    }
+    const v = decideVerdict(this.pool, this.policy, headers, now, queuedAs);
+    if (conn !== undefined && v.kind === 'accept') this.consumedConnections.add(conn, now);
     if (v.kind === 'accept') {
       if (v.consumed) this.stats.confirmed++;
       else this.stats.synsForwarded++;
@@ -154,18 +166,10 @@ export class Dataplane {
     // the connection carries the tag too, in later states (FIN_WAIT, ...); a short memory of consumed
     // connections guards against a repeated ESTABLISHED event (another ct mark change), shorter than the
     // client's TIME_WAIT so that a new connection with the same addresses and ports is never mistaken for it.
-    const conn = `${e.src}:${e.srcPort}>${e.dst}:${e.dstPort}`;
+    const conn = connectionKey(e.src, e.srcPort, e.dst, e.dstPort);
     const now = this.now();
-    const seen = this.consumedConnections.get(conn);
-    if (seen !== undefined && now - seen < CONSUMED_MEMORY_MS) return;
-    this.consumedConnections.delete(conn);
-    this.consumedConnections.set(conn, now);
-    if (this.consumedConnections.size > CONSUMED_MEMORY_MAX) {
-      for (const [k, at] of this.consumedConnections) {
-        if (this.consumedConnections.size <= CONSUMED_MEMORY_MAX && now - at < CONSUMED_MEMORY_MS) break;
-        this.consumedConnections.delete(k);
-      }
-    }
+    if (this.consumedConnections.has(conn, now)) return;
+    this.consumedConnections.add(conn, now);
     this.consumed(this.pool.consume({ dst: e.dst, protocol: 6, port: e.dstPort, src: e.src }, now));
   }
 
