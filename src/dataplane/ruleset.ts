@@ -39,8 +39,12 @@
  *            ct protocol . ct original proto-dst`) and tags the connection consumed; the pool learns it from
  *            the conntrack UPDATE event carrying that tag. No marker left (a concurrent handshake consumed it,
  *            or it expired): the ACK is answered with a reset and counted by the named counter `handshake`.
+ *            The data right behind the ACK finds the tag already set when the kernel handles a flow's packets
+ *            one after the other (one CPU per flow: RSS/RPS hash, or the sender's CPU on veth); two of its
+ *            packets handled at once on two CPUs could see the marker gone and reset the connection.
  *   nfqueue: iptables queues that ACK again (connmark pending); userspace consumes the reservation and
  *            answers with the handshake-ok mark, which tags the connection consumed here, or the reject mark.
+ *            Data queued right behind the ACK (before its verdict set the tag) is recognised by its tuple.
  * What a spoofed SYN costs (measured in the testbed, kernel defaults): one conntrack entry, SYN_RECV once the
  * host answers, gone 60 s later (nf_conntrack_tcp_timeout_syn_recv); the host's request socket and its SYN-ACKs
  * to the spoofed source (net.ipv4.tcp_synack_retries = 5: up to ~63 s to a silent source; in the testbed the
