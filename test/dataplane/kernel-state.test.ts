@@ -388,6 +388,35 @@ EOF`,
       assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw pend_exact'), /100\.64\.1\.132 \. tcp \. 5000/);
     });
 
+    it('client-subnet bindings: a foreign source is counted stolen and leaves the marker; successive bindings of one slot never collide', T, async () => {
+      const el = slot(POOL[2], 6, 5000);
+      const hosta = parseIpv4(ADDR.hosta);
+      const net = (cidr: string) => ({ network: parseIpv4(cidr.split('/')[0]!), prefixLength: Number(cidr.split('/')[1]) });
+      const stolen = async () => Number(/packets (\d+)/.exec(await sh('gwa', 'nft list counter ip realmgw stolen'))?.[1]);
+      const before = await stolen();
+      // bound elsewhere: the client is refused, counted, and the marker stays
+      const first = planReservation(undefined, hosta, 5000, performance.now(), undefined, net('198.51.100.0/24'));
+      await elements.run(planOps(first, el, hosta, undefined));
+      assert.equal((await talk(POOL[2], 'tcp', 5000)).error, 'ECONNREFUSED', 'foreign source refused');
+      assert.ok((await stolen()) > before, 'counted as stolen');
+      assert.match(await sh('gwa', 'nft list set ip realmgw pendb_exact'), /100\.64\.1\.133 \. tcp \. 5000/, 'the marker is still pending');
+      // the same slot again, bound to an overlapping prefix (an interval set refuses overlapping elements):
+      // the plan removes the previous binding in the same transaction
+      const second = planReservation(first.next, hosta, 5000, performance.now(), undefined, net('100.64.0.0/16'));
+      assert.deepEqual(second.clearBinding, net('198.51.100.0/24'));
+      await elements.run(planOps(second, el, hosta, hosta, true));
+      const third = planReservation(second.next, hosta, 5000, performance.now(), undefined, net('100.64.0.0/24'));
+      await elements.run(planOps(third, el, hosta, hosta, true));
+      assert.match(await sh('gwa', 'nft list set ip realmgw bind_exact'), /100\.64\.0\.0\/24 \. 100\.64\.1\.133 \. tcp \. 5000/);
+      assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw bind_exact'), /\/16 \. 100\.64\.1\.133/);
+      assertReachedHosta(await talk(POOL[2], 'tcp', 5000), 'the client inside the /24');
+      // unbound after bound: the bound marker and the binding go, the plain marker serves
+      const fourth = planReservation({ ...third.next, consumed: true }, hosta, 5000, performance.now());
+      await elements.run(planOps(fourth, el, hosta, hosta, true));
+      assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw bind_exact'), /100\.64\.1\.133/);
+      assertReachedHosta(await talk(POOL[2], 'tcp', 5000), 'unbound');
+    });
+
     it('the kernel does not refresh a re-added element\'s timeout; the reservation plan never relies on it', T, async () => {
       // the fact: re-adding an existing element leaves its expiry where it was
       await nft.run(`add element ip realmgw dnat_any { 10.2.0.1 timeout 3000ms : ${ADDR.hosta} }`);
