@@ -1,7 +1,7 @@
 /** From validated gateway inputs to the DataplaneModel every kernel-state renderer works from. */
 import type { GatewayInputs } from '../inputs.js';
 import { formatIpv4, parseIpv4 } from '../util/ipv4.js';
-import { REJECT_MARK_OFFSET, type DataplaneHost, type DataplaneModel } from './model.js';
+import { HANDSHAKE_OK_MARK_OFFSET, type DataplaneHost, type DataplaneModel } from './model.js';
 
 /** The nft table realmgw owns. */
 export const DEFAULT_TABLE = 'realmgw';
@@ -18,7 +18,7 @@ export function buildDataplaneModel(inputs: GatewayInputs): DataplaneModel {
   const dp = config.dataplane;
   if (!dp) throw new Error(`${config.file}: no 'dataplane' section; realmgw runs DNS only and installs nothing in the kernel`);
   const ids = [...policies.hosts.keys()].sort();
-  if (ids.length >= REJECT_MARK_OFFSET) throw new Error(`${ids.length} hosts: at most ${REJECT_MARK_OFFSET - 1} fit in the mark space`);
+  if (ids.length >= HANDSHAKE_OK_MARK_OFFSET) throw new Error(`${ids.length} hosts: at most ${HANDSHAKE_OK_MARK_OFFSET - 1} fit in the mark space`);
   const hosts: DataplaneHost[] = ids.map((id, i) => {
     const h = policies.hosts.get(id)!;
     return { id, ipv4: h.ipv4, markIndex: i + 1, groups: [...h.groups], firewall: { admin: h.firewall.admin, user: h.firewall.user } };

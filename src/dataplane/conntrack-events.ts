@@ -37,24 +37,61 @@ export function parseNewFlowEvent(line: string): NewFlow | undefined {
   return { protocol, src: parseAddress(src), dst: parseAddress(dst), dstPort: dport ? Number(dport) : 0, replySrc: parseAddress(replySrc) };
 }
 
+/** A TCP connection whose handshake consumed its reservation, as a conntrack UPDATE event carrying the tag. */
+export interface ConsumedHandshake {
+  src: number;
+  srcPort: number;
+  /** The pool address (original direction). */
+  dst: number;
+  dstPort: number;
+  /** The connection's ct mark. */
+  mark: number;
+  /** conntrack's TCP state, e.g. ESTABLISHED. */
+  state: string;
+}
+
 /**
- * Follows new conntrack entries of the gateway's namespace. In nftset mode the kernel consumes reservations
- * by itself; these events are how the pool learns it, so an address and a host's quota come back at the
- * first packet, as in nfqueue mode, rather than only when the reservation expires.
+ * Parses one UPDATE event line of a TCP connection with its ct mark, e.g.
+ *   [UPDATE] tcp      6 432000 ESTABLISHED src=100.64.0.100 dst=100.64.1.131 sport=4711 dport=80 src=192.168.0.100 dst=100.64.0.100 sport=80 dport=4711 [ASSURED] mark=251658240
+ * Anything else gives undefined.
  */
-export class ConntrackEvents {
+export function parseHandshakeEvent(line: string): ConsumedHandshake | undefined {
+  const tokens = line.trim().split(/\s+/);
+  if (tokens[0] !== '[UPDATE]' || tokens[1] !== 'tcp') return undefined;
+  const fields: { [k: string]: string[] } = {};
+  for (const t of tokens) {
+    const eq = t.indexOf('=');
+    if (eq > 0) (fields[t.slice(0, eq)] ??= []).push(t.slice(eq + 1));
+  }
+  const src = fields.src?.[0];
+  const dst = fields.dst?.[0];
+  const sport = Number(fields.sport?.[0]);
+  const dport = Number(fields.dport?.[0]);
+  const mark = Number(fields.mark?.[0]);
+  if (!src || !dst || !isIpv4(src) || !isIpv4(dst) || !Number.isInteger(sport) || !Number.isInteger(dport) || !Number.isInteger(mark)) return undefined;
+  const state = tokens[4] ?? '';
+  if (!/^[A-Z_0-9]+$/.test(state)) return undefined;
+  return { src: parseAddress(src), srcPort: sport, dst: parseAddress(dst), dstPort: dport, mark: mark >>> 0, state };
+}
+
+/**
+ * Follows conntrack events of the gateway's namespace (`conntrack -E` with the given filter arguments), one
+ * line at a time; restarts the stream if it ends.
+ */
+export class ConntrackStream {
   private child?: ChildProcess;
   private stopped = false;
 
   constructor(
-    private readonly onFlow: (f: NewFlow) => void,
+    private readonly args: readonly string[],
+    private readonly onLine: (line: string) => void,
     private readonly log: Logger,
   ) {}
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       // stdbuf: one event a line, as it happens, rather than a 4 KiB block at a time through the pipe.
-      const child = spawn('stdbuf', ['-oL', 'conntrack', '-E', '-e', 'NEW'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('stdbuf', ['-oL', 'conntrack', '-E', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;
       let started = false;
       child.once('spawn', () => {
@@ -64,14 +101,11 @@ export class ConntrackEvents {
       child.once('error', (err) => {
         if (!started) reject(new Error(`cannot run conntrack -E (is the conntrack package installed?): ${err.message}`));
       });
-      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-        const flow = parseNewFlowEvent(line);
-        if (flow) this.onFlow(flow);
-      });
+      readline.createInterface({ input: child.stdout! }).on('line', this.onLine);
       child.stderr!.on('data', (d) => this.log.warn({ stderr: String(d).trim() }, 'conntrack -E'));
       child.once('exit', (code, signal) => {
         if (this.stopped) return;
-        this.log.error({ code, signal }, 'conntrack event stream ended; restarting it');
+        this.log.error({ code, signal, args: this.args }, 'conntrack event stream ended; restarting it');
         setTimeout(() => !this.stopped && this.start().catch((err) => this.log.error({ err }, 'conntrack restart failed')), 500).unref();
       });
     });
@@ -86,5 +120,19 @@ export class ConntrackEvents {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
+  }
+}
+
+/**
+ * Follows new conntrack entries of the gateway's namespace. In nftset mode the kernel consumes reservations
+ * by itself; these events are how the pool learns it, so an address and a host's quota come back at the
+ * first packet, as in nfqueue mode, rather than only when the reservation expires.
+ */
+export class ConntrackEvents extends ConntrackStream {
+  constructor(onFlow: (f: NewFlow) => void, log: Logger) {
+    super(['-e', 'NEW'], (line) => {
+      const flow = parseNewFlowEvent(line);
+      if (flow) onFlow(flow);
+    }, log);
   }
 }

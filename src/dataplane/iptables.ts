@@ -6,7 +6,7 @@
  */
 import type { CommandRunner } from './command.js';
 import { poolIpsetName } from './ipset.js';
-import type { DataplaneModel } from './model.js';
+import { CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_CHECK_MARK_OFFSET, NFQUEUE_PENDING_TAG, type DataplaneModel } from './model.js';
 
 /** iptables chain names are at most 28 characters (XT_EXTENSION_MAXNAMELEN - 1). */
 export const CHAIN_NAME_MAX = 28;
@@ -63,6 +63,23 @@ export function queueJumpRule(model: DataplaneModel): string {
   return `-m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set ${poolIpsetName(model)} dst -j ${queueChain(model.prefix)}`;
 }
 
+export function handshakeChain(prefix: string): string {
+  return `${prefix}-HANDSHAKE`;
+}
+
+/**
+ * nfqueue mode: the handshake-completing ACK of a TCP connection DNATed with a pending tag (ruleset.ts) goes
+ * to userspace once more, marked so it is told from a new flow's first packet; the reservation is consumed
+ * there, by a client that proved its address.
+ */
+export function handshakeJumpRule(model: DataplaneModel): string {
+  const mask = hex(CT_TAG_MASK);
+  return `-p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark ${hex((NFQUEUE_PENDING_TAG << CT_TAG_SHIFT) >>> 0)}/${mask} -m set --match-set ${poolIpsetName(model)} dst -j ${handshakeChain(model.prefix)}`;
+}
+
+/** iptables-save's spelling of a number in a mark match: lowercase hex, no padding. */
+const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+
 function checkChainName(name: string, prefix: string, reserved: ReadonlySet<string>, where: string): void {
   if (!name.startsWith(`${prefix}-`)) throw new Error(`${where}: chain '${name}' is not realmgw's (must start with '${prefix}-')`);
   if (reserved.has(name)) throw new Error(`${where}: chain '${name}' is reserved for realmgw itself`);
@@ -107,12 +124,23 @@ export function renderIptables(model: DataplaneModel, firewall?: FirewallFragmen
   if (model.confirm === 'nfqueue') {
     const chain = queueChain(p);
     const target = `-j NFQUEUE --queue-num ${model.queue.num}${model.queue.bypass ? ' --queue-bypass' : ''}`;
-    out.mangle = ['*mangle', `:${chain} - [0:0]`, `-A ${chain} ${target}`, 'COMMIT', ''].join('\n');
+    const handshake = handshakeChain(p);
+    out.mangle = [
+      '*mangle',
+      `:${chain} - [0:0]`,
+      `:${handshake} - [0:0]`,
+      `-A ${chain} ${target}`,
+      `-A ${handshake} -j MARK --set-xmark ${hex(model.markBase + HANDSHAKE_CHECK_MARK_OFFSET)}/0xffffffff`,
+      `-A ${handshake} ${target}`,
+      'COMMIT',
+      '',
+    ].join('\n');
     out.jumps.push({ table: 'mangle', chain: 'PREROUTING', rule: queueJumpRule(model) });
-    out.chains.push({ table: 'mangle', chain });
+    out.jumps.push({ table: 'mangle', chain: 'PREROUTING', rule: handshakeJumpRule(model) });
+    out.chains.push({ table: 'mangle', chain }, { table: 'mangle', chain: handshake });
   }
   if (firewall) {
-    const fw = parseFirewall(firewall, p, new Set([queueChain(p)]));
+    const fw = parseFirewall(firewall, p, new Set([queueChain(p), handshakeChain(p)]));
     if (fw.chains.length) out.filter = ['*filter', ...fw.lines, 'COMMIT', ''].join('\n');
     for (const j of firewall.jumps) out.jumps.push({ table: 'filter', chain: 'FORWARD', rule: j.trim() });
     for (const j of firewall.inputJumps ?? []) out.jumps.push({ table: 'filter', chain: 'INPUT', rule: j.trim() });

@@ -36,3 +36,22 @@ export interface DataplaneHost {
 }
 
 export const REJECT_MARK_OFFSET = 0xffff;
+/**
+ * nfqueue mode, TCP: iptables marks a flow's handshake-completing packet markBase + HANDSHAKE_CHECK_MARK_OFFSET
+ * before queueing it (so userspace tells it from a new flow's first packet); userspace accepts it with
+ * markBase + HANDSHAKE_OK_MARK_OFFSET once the pool has consumed the reservation (nft then tags the
+ * connection consumed), or with the reject mark. Host mark indexes stay below HANDSHAKE_OK_MARK_OFFSET.
+ */
+export const HANDSHAKE_CHECK_MARK_OFFSET = 0;
+export const HANDSHAKE_OK_MARK_OFFSET = 0xfffe;
+
+/**
+ * The bits of the conntrack mark realmgw uses to follow a DNATed TCP connection through its handshake (the
+ * rest of the ct mark is left as it is): 0 = not ours, a pending tag = DNATed by a reservation that is not
+ * consumed yet, CT_TAG_CONSUMED = the handshake completed and consumed it.
+ */
+export const CT_TAG_MASK = 0x0f000000;
+export const CT_TAG_SHIFT = 24;
+export const CT_TAG_CONSUMED = 0xf;
+/** nfqueue mode's one pending tag (userspace knows which reservation). */
+export const NFQUEUE_PENDING_TAG = 1;

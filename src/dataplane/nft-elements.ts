@@ -14,6 +14,8 @@ export interface ElementOp {
   kind: 'add' | 'delete';
   set: string;
   key: Buffer;
+  /** Interval sets: the range's last key (same layout as `key`); every element of such a set has one. */
+  keyEnd?: Buffer;
   /** A map's value (4 bytes, an IPv4 address). */
   data?: Buffer;
   /** ms; none: the set's default. */
@@ -37,7 +39,20 @@ export function encodeAddress(address: number): Buffer {
   return b;
 }
 
-/** The addon's record format (nft_elems.c): kind, set name, key, data, timeout (u32 LE, 0 none). */
+/**
+ * The key of a slot's client-subnet binding in the binding set of its shape: `source . slot key`; the
+ * range runs from the prefix's first to its last address (both ends carry the slot key).
+ */
+export function encodeBindingKeys(shape: KeyShape, source: { network: number; prefixLength: number }, address: number, protocol: number, port: number): { key: Buffer; keyEnd: Buffer } {
+  const slot = encodeKey(shape, address, protocol, port);
+  const last = (source.network | (source.prefixLength === 0 ? 0xffffffff : ~(-1 << (32 - source.prefixLength)))) >>> 0;
+  return { key: Buffer.concat([encodeAddress(source.network), slot]), keyEnd: Buffer.concat([encodeAddress(last), slot]) };
+}
+
+/**
+ * The addon's record format (nft_elems.c): kind (bit 0x80: a key end follows the key), set name, key,
+ * [key end], data, timeout (u32 LE, 0 none).
+ */
 export function encodeOps(ops: readonly ElementOp[]): Buffer {
   const parts: Buffer[] = [];
   for (const op of ops) {
@@ -45,13 +60,16 @@ export function encodeOps(ops: readonly ElementOp[]): Buffer {
     if (name.length === 0 || name.length > 255 || !/^[A-Za-z0-9_]+$/.test(op.set)) throw new Error(`invalid set name ${JSON.stringify(op.set)}`);
     if (op.key.length === 0 || op.key.length > 64) throw new Error(`invalid key length ${op.key.length}`);
     if (op.data !== undefined && op.data.length !== 4) throw new Error(`invalid data length ${op.data.length}`);
+    if (op.keyEnd !== undefined && op.keyEnd.length !== op.key.length) throw new Error(`invalid key end length ${op.keyEnd.length}`);
     const t = op.timeoutMs ?? 0;
     if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) throw new Error(`invalid timeout ${t}`);
-    const head = Buffer.from([op.kind === 'add' ? 1 : 2, name.length]);
+    const head = Buffer.from([(op.kind === 'add' ? 1 : 2) | (op.keyEnd ? 0x80 : 0), name.length]);
     const timeout = Buffer.alloc(4);
     timeout.writeUInt32LE(t, 0);
     const data = op.data ?? Buffer.alloc(0);
-    parts.push(head, name, Buffer.from([op.key.length]), op.key, Buffer.from([data.length]), data, timeout);
+    parts.push(head, name, Buffer.from([op.key.length]), op.key);
+    if (op.keyEnd) parts.push(Buffer.from([op.keyEnd.length]), op.keyEnd);
+    parts.push(Buffer.from([data.length]), data, timeout);
   }
   return Buffer.concat(parts);
 }

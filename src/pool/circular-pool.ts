@@ -117,6 +117,18 @@ export class CircularPool {
     return this.bestMatch(pkt)?.res;
   }
 
+  /**
+   * A live reservation the packet's key matches but its source does not: a reservation bound to a client
+   * subnet that a packet from elsewhere tried to take (the data plane counts those apart). Changes nothing.
+   */
+  findBoundElsewhere(pkt: Packet, now: number): Reservation | undefined {
+    this.advance(now);
+    for (let e = this.headAt(pkt.dst); e !== undefined; e = e.next) {
+      if (e.res.source !== undefined && e.matchesKey(pkt) && !e.matches(pkt)) return e.res;
+    }
+    return undefined;
+  }
+
   /** The live reservation the packet matches, removed: its address becomes free for its key again. */
   consume(pkt: Packet, now: number): Reservation | undefined {
     this.advance(now);

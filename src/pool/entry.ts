@@ -25,10 +25,15 @@ export class Entry {
   }
 
   matches(pkt: Packet): boolean {
-    if (!keyMatches(this.res.key, pkt)) return false;
+    if (!this.matchesKey(pkt)) return false;
     const source = this.res.source;
     if (source === undefined) return true;
     return pkt.src !== undefined && ((pkt.src ^ source.network) & prefixMask(source.prefixLength)) === 0;
+  }
+
+  /** The packet's key matches, whatever its source. */
+  matchesKey(pkt: Packet): boolean {
+    return keyMatches(this.res.key, pkt);
   }
 }
 

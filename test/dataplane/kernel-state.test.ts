@@ -51,7 +51,8 @@ async function ours(): Promise<{ table: boolean; iptables: string[]; ipsets: str
   const sets = await sh('gwa', 'ipset list -n');
   return {
     table: tables.split('\n').includes('table ip realmgw'),
-    iptables: save.split('\n').filter((l) => l.includes('RGW-')),
+    // sorted: the two PREROUTING jumps of nfqueue mode match disjoint packets, so their order carries no meaning
+    iptables: save.split('\n').filter((l) => l.includes('RGW-')).sort(),
     ipsets: sets.split('\n').filter((n) => n.startsWith('rgw-')).sort(),
   };
 }
@@ -159,12 +160,16 @@ describe('kernel state (real kernel, in namespaces)', () => {
       table: true,
       iptables: [
         ':RGW-QUEUE - [0:0]',
+        ':RGW-HANDSHAKE - [0:0]',
         '-A PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
+        '-A PREROUTING -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
+        '-A RGW-HANDSHAKE -j MARK --set-xmark 0x52470000/0xffffffff',
+        '-A RGW-HANDSHAKE -j NFQUEUE --queue-num 1',
         '-A RGW-QUEUE -j NFQUEUE --queue-num 1',
         ':RGW-FWT - [0:0]',
         '-A FORWARD -j RGW-FWT',
         '-A RGW-FWT -p udp -m set --match-set rgw-g-G2 src -m udp --dport 9 -j DROP',
-      ],
+      ].sort(),
       ipsets: ['rgw-g-G1', 'rgw-g-G2', 'rgw-pool'],
     });
     const members = async (set: string) => {
@@ -253,6 +258,8 @@ describe('kernel state (real kernel, in namespaces)', () => {
       'removed: iptables -t filter -D FORWARD -j RGW-FWT',
       'removed: iptables -t filter -X RGW-FWT',
       'removed: iptables -t mangle -D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
+      'removed: iptables -t mangle -D PREROUTING -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
+      'removed: iptables -t mangle -X RGW-HANDSHAKE',
       'removed: iptables -t mangle -X RGW-QUEUE',
       'removed: nft delete table ip realmgw',
     ]);
@@ -379,6 +386,35 @@ EOF`,
       await forget(POOL[1], 6, 5000); // consumed
       assert.doesNotMatch(await sh('gwa', 'nft list map ip realmgw dnat_exact'), /100\.64\.1\.132 \. tcp \. 5000/);
       assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw pend_exact'), /100\.64\.1\.132 \. tcp \. 5000/);
+    });
+
+    it('client-subnet bindings: a foreign source is counted stolen and leaves the marker; successive bindings of one slot never collide', T, async () => {
+      const el = slot(POOL[2], 6, 5000);
+      const hosta = parseIpv4(ADDR.hosta);
+      const net = (cidr: string) => ({ network: parseIpv4(cidr.split('/')[0]!), prefixLength: Number(cidr.split('/')[1]) });
+      const stolen = async () => Number(/packets (\d+)/.exec(await sh('gwa', 'nft list counter ip realmgw stolen'))?.[1]);
+      const before = await stolen();
+      // bound elsewhere: the client is refused, counted, and the marker stays
+      const first = planReservation(undefined, hosta, 5000, performance.now(), undefined, net('198.51.100.0/24'));
+      await elements.run(planOps(first, el, hosta, undefined));
+      assert.equal((await talk(POOL[2], 'tcp', 5000)).error, 'ECONNREFUSED', 'foreign source refused');
+      assert.ok((await stolen()) > before, 'counted as stolen');
+      assert.match(await sh('gwa', 'nft list set ip realmgw pendb_exact'), /100\.64\.1\.133 \. tcp \. 5000/, 'the marker is still pending');
+      // the same slot again, bound to an overlapping prefix (an interval set refuses overlapping elements):
+      // the plan removes the previous binding in the same transaction
+      const second = planReservation(first.next, hosta, 5000, performance.now(), undefined, net('100.64.0.0/16'));
+      assert.deepEqual(second.clearBinding, net('198.51.100.0/24'));
+      await elements.run(planOps(second, el, hosta, hosta, true));
+      const third = planReservation(second.next, hosta, 5000, performance.now(), undefined, net('100.64.0.0/24'));
+      await elements.run(planOps(third, el, hosta, hosta, true));
+      assert.match(await sh('gwa', 'nft list set ip realmgw bind_exact'), /100\.64\.0\.0\/24 \. 100\.64\.1\.133 \. tcp \. 5000/);
+      assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw bind_exact'), /\/16 \. 100\.64\.1\.133/);
+      assertReachedHosta(await talk(POOL[2], 'tcp', 5000), 'the client inside the /24');
+      // unbound after bound: the bound marker and the binding go, the plain marker serves
+      const fourth = planReservation({ ...third.next, consumed: true }, hosta, 5000, performance.now());
+      await elements.run(planOps(fourth, el, hosta, hosta, true));
+      assert.doesNotMatch(await sh('gwa', 'nft list set ip realmgw bind_exact'), /100\.64\.1\.133/);
+      assertReachedHosta(await talk(POOL[2], 'tcp', 5000), 'unbound');
     });
 
     it('the kernel does not refresh a re-added element\'s timeout; the reservation plan never relies on it', T, async () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeAddress, encodeKey, encodeOps } from '../../src/dataplane/nft-elements.js';
+import { encodeAddress, encodeBindingKeys, encodeKey, encodeOps } from '../../src/dataplane/nft-elements.js';
 import { planOps, planReservation, slotDeleteOps } from '../../src/dataplane/reservation-plan.js';
 import { parseIpv4 } from '../../src/util/ipv4.js';
 
@@ -55,6 +55,35 @@ describe('planOps: a reservation plan as element operations', () => {
   });
 
   it('bare deletes for a slot in an unknown state, one transaction each', () => {
-    assert.deepEqual(slotDeleteOps({ address: A, protocol: 0, port: 0 }).map((t) => t.map((o) => `${o.kind} ${o.set}`)), [['delete pend_any'], ['delete dnat_any']]);
+    assert.deepEqual(slotDeleteOps({ address: A, protocol: 0, port: 0 }).map((t) => t.map((o) => `${o.kind} ${o.set}`)), [['delete pend_any'], ['delete pendb_any'], ['delete dnat_any']]);
+    const withBinding = slotDeleteOps({ address: A, protocol: 0, port: 0 }, [undefined, { network: parseIpv4('100.64.0.0'), prefixLength: 24 }]);
+    assert.deepEqual(withBinding.at(-1)!.map((o) => `${o.kind} ${o.set} ${o.key.toString('hex')}-${o.keyEnd!.toString('hex')}`), ['delete bind_any 6440000064400183-644000ff64400183']);
+  });
+
+  it('binding keys: the client prefix as a range, then the slot key at both ends; records carry the key end', () => {
+    const b = encodeBindingKeys('exact', { network: parseIpv4('100.64.0.96'), prefixLength: 28 }, A, 6, 5000);
+    assert.equal(b.key.toString('hex'), '64400060' + '64400183' + '06000000' + '13880000');
+    assert.equal(b.keyEnd.toString('hex'), '6440006f' + '64400183' + '06000000' + '13880000');
+    const all = encodeBindingKeys('any', { network: 0, prefixLength: 0 }, A, 0, 0);
+    assert.equal(`${all.key.toString('hex')}-${all.keyEnd.toString('hex')}`, '0000000064400183-ffffffff64400183');
+    const one = encodeBindingKeys('any', { network: parseIpv4('100.64.0.100'), prefixLength: 32 }, A, 0, 0);
+    assert.equal(`${one.key.toString('hex')}-${one.keyEnd.toString('hex')}`, '6440006464400183-6440006464400183');
+    const rec = encodeOps([{ kind: 'add', set: 'bind_any', ...one, timeoutMs: 1 }]);
+    assert.equal(rec.toString('hex'), '81' + '08' + Buffer.from('bind_any').toString('hex') + '08' + one.key.toString('hex') + '08' + one.keyEnd.toString('hex') + '00' + '01000000');
+    assert.throws(() => encodeOps([{ kind: 'add', set: 'bind_any', key: one.key, keyEnd: A ? Buffer.alloc(4) : one.keyEnd }]), /key end/);
+  });
+
+  it('a bound reservation: binding then bound marker; the next reservation of the slot removes that binding first', () => {
+    const source = { network: parseIpv4('100.64.0.100'), prefixLength: 32 };
+    const slot = { address: A, protocol: 6, port: 5000 };
+    const first = planReservation(undefined, HOST, 2000, 0, undefined, source);
+    assert.deepEqual(planOps(first, slot, HOST, undefined).map((o) => `${o.kind} ${o.set}`), ['add dnat_exact', 'add bind_exact', 'add pendb_exact']);
+    assert.equal(planOps(first, slot, HOST, undefined)[1]!.timeoutMs, 3000, 'the binding outlives its marker');
+    // unbound, while the bound marker may still be pending: its marker (in pendb) and binding go first
+    const second = planReservation(first.next, HOST, 2000, 500);
+    assert.deepEqual(planOps(second, slot, HOST, HOST, true).map((o) => `${o.kind} ${o.set}`), ['add pendb_exact', 'delete pendb_exact', 'add bind_exact', 'delete bind_exact', 'add pend_exact']);
+    assert.equal(second.next.binding, undefined);
+    // long after: nothing left to clear
+    assert.deepEqual(planOps(planReservation(first.next, HOST, 2000, 60_000, undefined, source), slot, HOST, HOST, true).map((o) => `${o.kind} ${o.set}`), ['add dnat_exact', 'add bind_exact', 'add pendb_exact']);
   });
 });

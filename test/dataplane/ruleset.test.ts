@@ -44,10 +44,14 @@ describe('renderNft', () => {
     assert.match(nft, /\tmap mark_dnat \{\n\t\ttype mark : ipv4_addr\n\t\telements = \{ 0x52470001 : 192\.168\.0\.100, 0x52470002 : 192\.168\.0\.101 \}\n\t\}/);
     assert.deepEqual(chainRules(nft, 'prerouting'), [
       'type nat hook prerouting priority dstnat; policy accept;',
+      'ip daddr @pool meta mark & 0xffff0000 == 0x52470000 meta l4proto tcp ct mark set ct mark & 0xf0ffffff | 0x01000000 dnat ip to meta mark map @mark_dnat',
       'ip daddr @pool meta mark & 0xffff0000 == 0x52470000 dnat ip to meta mark map @mark_dnat',
     ]);
     assert.deepEqual(chainRules(nft, 'forward'), [
       'type filter hook forward priority filter - 10; policy accept;',
+      // the handshake ACK userspace judged: consumed (tag the connection) or refused
+      'ct mark & 0x0f000000 == 0x01000000 meta mark 0x5247fffe ct mark set ct mark & 0xf0ffffff | 0x0f000000',
+      'ct mark & 0x0f000000 == 0x01000000 meta mark 0x5247ffff counter jump refuse',
       'ip daddr @pool meta mark 0x5247ffff counter jump refuse',
       'ip daddr @pool counter jump refuse',
     ]);
@@ -72,20 +76,51 @@ describe('renderNft', () => {
       assert.match(nft, new RegExp(`\\tset ${pendingSet(shape)} \\{\\n\\t\\ttype ${types[shape].replace(/\./g, '\\.')}\\n\\t\\tsize \\d+\\n\\t\\tflags dynamic,timeout\\n\\t\\tgc-interval 20ms\\n\\t\\}`));
       assert.match(nft, new RegExp(`\\tmap ${targetMap(shape)} \\{\\n\\t\\ttype ${types[shape].replace(/\./g, '\\.')} : ipv4_addr\\n\\t\\tflags timeout\\n\\t\\}`));
     }
-    assert.deepEqual(chainRules(nft, 'prerouting'), ['type nat hook prerouting priority dstnat; policy accept;', 'ct state new ip daddr @pool jump confirm']);
+    assert.deepEqual(chainRules(nft, 'prerouting'), [
+      'type nat hook prerouting priority dstnat; policy accept;',
+      'ct state new ip daddr @pool meta l4proto tcp goto confirm_tcp',
+      'ct state new ip daddr @pool jump confirm',
+    ]);
     const P = '{ tcp, udp, dccp, sctp, udplite }';
-    assert.deepEqual(chainRules(nft, 'confirm'), [
+    // every shape: the unbound marker, the bound marker with its binding, a bound marker from elsewhere (stolen)
+    assert.deepEqual(chainRules(nft, 'confirm').filter((_, i) => i % 3 === 0), [
       `meta l4proto ${P} ip daddr . meta l4proto . th dport @pend_exact delete @pend_exact { ip daddr . meta l4proto . th dport } dnat ip to ip daddr . meta l4proto . th dport map @dnat_exact`,
       'ip daddr . meta l4proto @pend_anyport delete @pend_anyport { ip daddr . meta l4proto } dnat ip to ip daddr . meta l4proto map @dnat_anyport',
       `meta l4proto ${P} ip daddr . th dport @pend_anyproto delete @pend_anyproto { ip daddr . th dport } dnat ip to ip daddr . th dport map @dnat_anyproto`,
       'ip daddr @pend_any delete @pend_any { ip daddr } dnat ip to ip daddr map @dnat_any',
     ]);
-    assert.deepEqual(chainRules(nft, 'forward').slice(1), ['ip daddr @pool counter jump refuse']);
+    assert.deepEqual(chainRules(nft, 'confirm').slice(1, 3), [
+      `meta l4proto ${P} ip daddr . meta l4proto . th dport @pendb_exact ip saddr . ip daddr . meta l4proto . th dport @bind_exact delete @pendb_exact { ip daddr . meta l4proto . th dport } dnat ip to ip daddr . meta l4proto . th dport map @dnat_exact`,
+      `meta l4proto ${P} ip daddr . meta l4proto . th dport @pendb_exact counter name stolen return`,
+    ]);
+    assert.deepEqual(chainRules(nft, 'forward').slice(1), [
+      'meta l4proto tcp tcp flags & (syn | rst | ack) == ack ct state established ct direction original ct mark & 0x0f000000 0x01000000-0x08000000 jump handshake',
+      'ip daddr @pool counter jump refuse',
+    ]);
+  });
+
+  it('nftset mode: bound markers with interval bindings; TCP tagged at the SYN, consumed by the handshake', () => {
+    const nft = renderNft(demoModel({ confirm: 'nftset' }));
+    for (const shape of KEY_SHAPES) {
+      assert.match(nft, new RegExp(`\\tset pendb_${shape} \\{\\n\\t\\ttype [^\\n]+\\n\\t\\tsize \\d+\\n\\t\\tflags dynamic,timeout\\n`));
+      assert.match(nft, new RegExp(`\\tset bind_${shape} \\{\\n\\t\\ttype ipv4_addr \\. [^\\n]+\\n\\t\\tflags interval,timeout\\n\\t\\}`));
+    }
+    assert.match(nft, /\tcounter stolen \{\n\t\}/);
+    assert.match(nft, /\tcounter handshake \{\n\t\}/);
+    const tcp = chainRules(nft, 'confirm_tcp');
+    assert.equal(tcp.length, 12);
+    assert.ok(tcp.every((r) => !r.includes(' delete ')), 'a SYN never consumes');
+    assert.equal(tcp[0], 'ip daddr . meta l4proto . th dport @pend_exact ct mark set ct mark & 0xf0ffffff | 0x01000000 dnat ip to ip daddr . meta l4proto . th dport map @dnat_exact');
+    const hs = chainRules(nft, 'handshake');
+    assert.equal(hs[0], 'meta l4proto tcp ct mark & 0x0f000000 == 0x01000000 ct original ip daddr . ct original protocol . ct original proto-dst @pend_exact delete @pend_exact { ct original ip daddr . ct original protocol . ct original proto-dst } ct mark set ct mark & 0xf0ffffff | 0x0f000000 return');
+    assert.equal(hs.length, 9);
+    assert.equal(hs[8], 'counter name handshake jump refuse');
   });
 
   it('unmatched: drop drops instead of rejecting (the reject mark still rejects)', () => {
     const nft = renderNft(demoModel({ unmatched: 'drop' }));
-    assert.deepEqual(chainRules(nft, 'forward').slice(1), ['ip daddr @pool meta mark 0x5247ffff counter jump refuse', 'ip daddr @pool counter drop']);
+    assert.deepEqual(chainRules(nft, 'forward').slice(3), ['ip daddr @pool meta mark 0x5247ffff counter jump refuse', 'ip daddr @pool counter drop']);
+    assert.equal(chainRules(renderNft(demoModel({ unmatched: 'drop', confirm: 'nftset' })), 'handshake').at(-1), 'counter name handshake drop');
     assert.deepEqual(chainRules(nft, 'input').slice(1), ['ip daddr @pool counter drop']);
   });
 
@@ -104,6 +139,7 @@ describe('renderNft', () => {
     const h = demoModel().hosts;
     assert.throws(() => renderNft(demoModel({ hosts: [h[0], { ...h[1], markIndex: 1 }] })), /used twice/);
     assert.throws(() => renderNft(demoModel({ hosts: [{ ...h[0], markIndex: 0xffff }] })), /out of range/);
+    assert.throws(() => renderNft(demoModel({ hosts: [{ ...h[0], markIndex: 0xfffe }] })), /out of range/, 'the handshake-ok mark');
   });
 });
 
@@ -180,11 +216,18 @@ describe('ipsets', () => {
 });
 
 describe('iptables', () => {
-  it('nfqueue: our mangle chain queues, one jump from PREROUTING for new flows to the pool ipset', () => {
+  it('nfqueue: our mangle chains queue new flows to the pool ipset, and TCP handshake ACKs of pending connections, marked', () => {
     const r = renderIptables(demoModel());
-    assert.equal(r.mangle, '*mangle\n:RGW-QUEUE - [0:0]\n-A RGW-QUEUE -j NFQUEUE --queue-num 1\nCOMMIT\n');
+    assert.equal(
+      r.mangle,
+      '*mangle\n:RGW-QUEUE - [0:0]\n:RGW-HANDSHAKE - [0:0]\n-A RGW-QUEUE -j NFQUEUE --queue-num 1\n' +
+        '-A RGW-HANDSHAKE -j MARK --set-xmark 0x52470000/0xffffffff\n-A RGW-HANDSHAKE -j NFQUEUE --queue-num 1\nCOMMIT\n',
+    );
     assert.equal(r.filter, '');
-    assert.deepEqual(r.jumps, [{ table: 'mangle', chain: 'PREROUTING', rule: '-m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE' }]);
+    assert.deepEqual(r.jumps, [
+      { table: 'mangle', chain: 'PREROUTING', rule: '-m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE' },
+      { table: 'mangle', chain: 'PREROUTING', rule: '-p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE' },
+    ]);
     assert.match(renderIptables(demoModel({ queue: { num: 7, bypass: true } })).mangle, /-A RGW-QUEUE -j NFQUEUE --queue-num 7 --queue-bypass\n/);
   });
 
@@ -215,6 +258,7 @@ describe('iptables', () => {
     assert.deepEqual(r.chains.filter((c) => c.table === 'filter').map((c) => c.chain), fw.chains);
     assert.deepEqual(r.jumps.map((j) => `${j.table} ${j.chain} ${j.rule}`), [
       'mangle PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
+      'mangle PREROUTING -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
       'filter FORWARD -j RGW-FW',
     ]);
     assert.equal(r.iptables.filter, `*filter\n${fw.filter}COMMIT\n`);
@@ -261,22 +305,31 @@ COMMIT
       [
         '*mangle',
         ':RGW-QUEUE - [0:0]',
+        ':RGW-HANDSHAKE - [0:0]',
         '-D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         '-D PREROUTING -j RGW-OLD',
         '-F RGW-OLD',
         '-X RGW-OLD',
         '-A RGW-QUEUE -j NFQUEUE --queue-num 1',
+        '-A RGW-HANDSHAKE -j MARK --set-xmark 0x52470000/0xffffffff',
+        '-A RGW-HANDSHAKE -j NFQUEUE --queue-num 1',
+        // the handshake jump was missing (an older realmgw): inserted once
+        '-I PREROUTING 1 -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
         'COMMIT',
         '',
       ].join('\n'),
     );
-    assert.deepEqual(plan.inserts, []);
   });
 
   it('plan on a clean kernel inserts each jump once; cleanup plan removes only ours', () => {
     const clean = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n-A FORWARD -j DROP\nCOMMIT\n');
     const plan = planIptables(clean, 'RGW', renderIptables(demoModel()));
-    assert.match(plan.restore, /^\*mangle\n:RGW-QUEUE - \[0:0\]\n-A RGW-QUEUE -j NFQUEUE --queue-num 1\n-I PREROUTING 1 -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE\nCOMMIT\n$/);
+    const lines = plan.restore.split('\n');
+    assert.deepEqual(lines.filter((l) => l.startsWith('-I ')).sort(), [
+      '-I PREROUTING 1 -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
+      '-I PREROUTING 1 -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
+    ]);
+    assert.deepEqual(lines.filter((l) => l.startsWith(':')), [':RGW-QUEUE - [0:0]', ':RGW-HANDSHAKE - [0:0]']);
     const cleanup = planIptables(parseIptablesSave(SAVE), 'RGW');
     assert.equal(
       cleanup.restore,

@@ -206,6 +206,18 @@ describe('matching', () => {
     assert.ok(pool.find(pkt(C, parseIpv4('203.0.113.7')), 0));
     assert.equal(pool.find(pkt(C, parseIpv4('203.0.113.6')), 0), undefined);
   });
+
+  it('findBoundElsewhere: a live bound reservation the packet matches but for its source, left in place', () => {
+    const { pool } = recordingPool([A, B]);
+    pool.reserve(req(TCP80, { source: { network: parseIpv4('192.0.2.0'), prefixLength: 24 } }), 0);
+    pool.reserve(req(TCP80), 0);
+    const pkt = (dst: number, src: number, port = 80) => ({ dst, protocol: 6, port, src });
+    assert.ok(pool.findBoundElsewhere(pkt(A, parseIpv4('198.51.100.1')), 0), 'foreign source');
+    assert.equal(pool.findBoundElsewhere(pkt(A, parseIpv4('192.0.2.9')), 0), undefined, 'its own client');
+    assert.equal(pool.findBoundElsewhere(pkt(A, parseIpv4('198.51.100.1'), 81), 0), undefined, 'another key');
+    assert.equal(pool.findBoundElsewhere(pkt(B, parseIpv4('198.51.100.1')), 0), undefined, 'unbound');
+    assert.equal(pool.stats.live, 2);
+  });
 });
 
 describe('lifetime and expiry', () => {

@@ -38,11 +38,8 @@ function merge(base: Json, over: Json): Json {
   return out;
 }
 
-/**
- * Writes the demo config with `overrides` merged in (paths made absolute, admin socket in a temp dir) and
- * starts `realmgw run` in the testbed's gwa namespace; resolves once it logs that it is running.
- */
-export async function startGateway(tb: Testbed, overrides: Json = {}): Promise<RunningGateway> {
+/** Writes the demo config with `overrides` merged in (paths made absolute, admin socket in a temp dir). */
+export async function writeGatewayConfig(overrides: Json = {}): Promise<{ configFile: string; adminSocket: string }> {
   const demo = parse(await readFile(DEMO_CONFIG, 'utf8')) as Json;
   const dir = await makeTempDir('gw');
   const adminSocket = path.join(dir, 'admin.sock');
@@ -58,6 +55,15 @@ export async function startGateway(tb: Testbed, overrides: Json = {}): Promise<R
     overrides,
   );
   const configFile = await writeTempYaml(stringify(config), { dir, name: 'gateway.yaml' });
+  return { configFile, adminSocket };
+}
+
+/**
+ * Writes the demo config with `overrides` merged in (writeGatewayConfig) and starts `realmgw run` in the
+ * testbed's gwa namespace; resolves once it logs that it is running.
+ */
+export async function startGateway(tb: Testbed, overrides: Json = {}): Promise<RunningGateway> {
+  const { configFile, adminSocket } = await writeGatewayConfig(overrides);
   const { cmd, args } = cliCommand(['run', '--config', configFile]);
   const proc = tb.spawn('gwa', cmd, args);
   await proc.ready('realmgw running', 15_000);

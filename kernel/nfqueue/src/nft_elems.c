@@ -10,7 +10,8 @@
  *   elemsRun(handle, table, ops, callback)    ops: Buffer of records (below), ONE transaction;
  *                                             callback(ok: boolean, errno: number, message: string)
  *   elemsClose(handle)                        closes now, or when the run in flight completes
- * Record: u8 kind (1 add, 2 delete), u8 set name length, name, u8 key length, key, u8 data length (0 or 4),
+ * Record: u8 kind (1 add, 2 delete; | 0x80: a key end follows the key), u8 set name length, name, u8 key length,
+ * key, [u8 key end length, key end: interval sets, e.g. a concatenation with a prefix], u8 data length (0 or 4),
  * data, u32 little-endian timeout in ms (0: none). One run at a time per handle.
  *
  * A batch is all-or-nothing; the kernel acks every message that parsed even when a later one fails and the
@@ -163,8 +164,8 @@ static void execute(napi_env env, void *data) {
   nftnl_batch_begin(mnl_nlmsg_batch_current(b), h->seq++);
   mnl_nlmsg_batch_next(b);
   while (at < j->ops_len) {
-    uint8_t kind, nlen, klen, dlen;
-    const uint8_t *name, *key, *val;
+    uint8_t kind, nlen, klen, elen = 0, dlen;
+    const uint8_t *name, *key, *kend = NULL, *val;
     uint32_t timeout;
     char set[256];
     struct nftnl_set *s;
@@ -180,6 +181,13 @@ static void execute(napi_env env, void *data) {
     if (at + klen + 1 > j->ops_len) goto malformed;
     key = j->ops + at;
     at += klen;
+    if (kind & 0x80) {
+      elen = j->ops[at++];
+      if (at + elen + 1 > j->ops_len || elen != klen) goto malformed;
+      kend = j->ops + at;
+      at += elen;
+      kind &= 0x7f;
+    }
     dlen = j->ops[at++];
     if (at + dlen + 4 > j->ops_len) goto malformed;
     val = j->ops + at;
@@ -200,6 +208,7 @@ static void execute(napi_env env, void *data) {
     nftnl_set_set_str(s, NFTNL_SET_TABLE, j->table);
     nftnl_set_set_str(s, NFTNL_SET_NAME, set);
     nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, klen);
+    if (kend) nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, kend, elen);
     if (dlen) nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, val, dlen);
     if (timeout) nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout);
     nftnl_set_elem_add(s, e);
