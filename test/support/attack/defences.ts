@@ -1,7 +1,7 @@
 /**
  * THE place where issue 8's defences are switched on for the attack suite and its bench rows: gateway config
  * merged over the demo's by startGateway (test/support/gateway.ts). `on` is what the phases and the
- * defence-dependent tests run with (test/e2e/attack.test.ts runs those tests only with RGW_ATTACK_DEFENCES=1);
+ * defence-dependent tests run with (test/e2e/attack.test.ts);
  * the bench's allocating-QPS row runs a proven requester against both, in the same run.
  *
  * The demo config ships with the defences on (its `pbra` section), so `on` adds nothing and `off` removes the
@@ -31,8 +31,3 @@ export const RESOLVER_SENDS_ECS: boolean | 'auto' = false;
  * for them from the (absent) root and every challenged lookup would fail.
  */
 export const RESOLVER_MORE_ZONES: readonly string[] = [];
-
-/** RGW_ATTACK_DEFENCES=1: the defences are in, so the tests that need them run. */
-export function defencesEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.RGW_ATTACK_DEFENCES === '1';
-}

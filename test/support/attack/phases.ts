@@ -3,7 +3,7 @@
  *
  * An AttackBed is one testbed with the gateway (demo config + the caller's overrides, see defences.ts) in gwa,
  * echo servers in hosta and hostb, and in public: Debian's Unbound on 100.64.0.100 for the legitimate clients
- * (with ECS when the gateway echoes it, so it can bind reservations to the client's subnet: defences.ts), and a
+ * (without ECS: see RESOLVER_SENDS_ECS in defences.ts), and a
  * second address in another /24, 100.64.3.100, for the aggressive client (another real requester than the
  * resolver). A phase runs a bounded legitimate
  * workload (legit-load.ts: resolve through Unbound, then talk to the host) while its attack runs:
