@@ -8,6 +8,8 @@
 export class TwoAreaLru<K, V> {
   private readonly proven = new Map<K, V>();
   private readonly probation = new Map<K, V>();
+  /** The proven area's most recently seen key: touching it again needs no re-insertion (the common case). */
+  private newest: K | undefined;
   readonly provenCapacity: number;
   readonly probationCapacity: number;
 
@@ -32,8 +34,11 @@ export class TwoAreaLru<K, V> {
   touch(key: K, proven: boolean): V | undefined {
     let value = this.proven.get(key);
     if (value !== undefined) {
-      this.proven.delete(key);
-      this.proven.set(key, value);
+      if (key !== this.newest) {
+        this.proven.delete(key);
+        this.proven.set(key, value);
+        this.newest = key;
+      }
       return value;
     }
     value = this.probation.get(key);
@@ -73,6 +78,7 @@ export class TwoAreaLru<K, V> {
 
   private insert(area: Map<K, V>, capacity: number, key: K, value: V): void {
     area.set(key, value);
+    if (area === this.proven) this.newest = key;
     while (area.size > capacity) {
       const oldest = area.keys().next().value as K;
       const gone = area.get(oldest) as V;

@@ -86,6 +86,16 @@ export class CircularPool {
     return this.addresses.length;
   }
 
+  /** Live reservations (what stats.live says, without building the stats object: a per-query read). */
+  get liveCount(): number {
+    return this.byId.size;
+  }
+
+  /** Whether any live reservation holds `address` (a pool address). */
+  holds(address: number): boolean {
+    return this.headAt(address) !== undefined;
+  }
+
   get stats(): PoolStats {
     return { ...this.counts, live: this.byId.size };
   }
@@ -229,6 +239,7 @@ export class CircularPool {
       hostMax: req.hostMax,
       source: src === undefined ? undefined : Object.freeze({ network: src.network, prefixLength: src.prefixLength }),
       loosePacket: req.loosePacket,
+      owner: req.owner,
       createdAt: t,
       expiresAt: t + lifetimeMs,
     });

@@ -18,6 +18,8 @@ export interface ReservationRequest {
   source?: { network: number; prefixLength: number };
   /** Carried through untouched for the data plane. */
   loosePacket?: number;
+  /** Carried through untouched for whoever asked (the allocation gate's ticket: who to credit or blame). */
+  owner?: object;
 }
 
 export interface PoolOptions {

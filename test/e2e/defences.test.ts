@@ -12,6 +12,7 @@ import { ADDR, POOL, Testbed, type NsProcess } from '../support/netns.js';
 import type { Answer } from '../support/dns-probe.js';
 import { adminGet, probe, startGateway, type RunningGateway } from '../support/gateway.js';
 import { DIST_DIR, REPO_ROOT } from '../support/repo.js';
+import { startUnbound } from '../support/unbound.js';
 
 const WAN = ADDR.gwaWan;
 /** A second client on the public side, in its own /24 (routed there by the router): the subnet we bind to. */
@@ -107,6 +108,25 @@ describe('abuse defences of the demo config, end to end', { timeout: 300_000 }, 
     assert.equal(group.sla, true);
     assert.ok(group.current && group.previous && typeof group.reputation === 'number');
     assert.equal(view.tiers.length, 4);
+  });
+
+  test('the CNAME challenge through Debian\'s Unbound: the resolver follows the one-time alias over UDP and gets an address', async () => {
+    await gw.proc.stop('SIGTERM', 10_000);
+    gw = await startGateway(tb, { pbra: { proofs: { udp: ['cname', 'tcp'] } } });
+    const unbound = await startUnbound(tb, 'public', '127.0.0.1', 'gwa.demo', WAN);
+    try {
+      const out = (await tb.exec('public', 'dig', ['+tries=2', '+time=3', '@127.0.0.1', 'tcp.hosta.gwa.demo', 'A'])).stdout;
+      assert.match(out, /tcp\.hosta\.gwa\.demo\.\s+0\s+IN\s+CNAME\s+[a-z2-7]{8}\.gwa\.demo\./, out);
+      const address = /IN\s+A\s+(\d+\.\d+\.\d+\.\d+)/.exec(out)?.[1];
+      assert.ok(address && POOL.includes(address), out);
+      const s = await stats();
+      assert.equal(s.defences.challenges.cname, 1);
+      assert.equal(s.defences.proofs.cname, 1);
+      assert.equal(s.dns.wan.queriesTcp, 0, 'proven over UDP, no TCP needed');
+      assert.equal(await connectFrom(ADDR.public, address), 'ok');
+    } finally {
+      await unbound.stop('SIGTERM', 5_000);
+    }
   });
 
   test("Realm Gateway's own circularpool.policy.yaml: its groups and tiers appear in /reputation", async () => {

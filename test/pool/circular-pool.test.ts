@@ -305,14 +305,15 @@ describe('reservations and stats', () => {
   it('carries the request through, frozen, with the effective lifetime', () => {
     const { pool } = recordingPool([A]);
     const source = { network: parseIpv4('10.0.0.0'), prefixLength: 8 };
-    const r = pool.reserve(req(TCP80, { loosePacket: 2, hostMax: 5, source }), 7);
+    const owner = { who: 'the gate' };
+    const r = pool.reserve(req(TCP80, { loosePacket: 2, hostMax: 5, source, owner }), 7);
     assert.ok(r.ok);
     const res = r.reservation;
     assert.deepEqual(
       { ...res },
       {
         id: 1, address: A, key: TCP80, hostId: 'host-a.gwa.demo', target: parseIpv4('192.168.0.10'),
-        service: 'www.host-a.gwa.demo', lifetimeMs: 2000, hostMax: 5, source, loosePacket: 2, createdAt: 7, expiresAt: 2007,
+        service: 'www.host-a.gwa.demo', lifetimeMs: 2000, hostMax: 5, source, loosePacket: 2, owner, createdAt: 7, expiresAt: 2007,
       },
     );
     assert.ok(Object.isFrozen(res) && Object.isFrozen(res.key) && Object.isFrozen(res.source));

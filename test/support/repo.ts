@@ -33,8 +33,9 @@ export const ZONES_DIR: string = join(REPO_ROOT, 'zones');
 export const E2E_TIMEOUT_MS = 60_000;
 
 /** `{ cmd, args }` that runs the built CLI with the current node binary, for Testbed.spawn/exec. */
+/** RGW_CLI_NODE_ARGS: extra node options for the CLI processes tests and benches start (e.g. --cpu-prof). */
 export function cliCommand(args: readonly string[] = []): { cmd: string; args: string[] } {
-  return { cmd: process.execPath, args: [CLI_PATH, ...args] };
+  return { cmd: process.execPath, args: [...(process.env.RGW_CLI_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI_PATH, ...args] };
 }
 
 let sessionDir: string | undefined;

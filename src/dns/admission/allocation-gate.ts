@@ -10,6 +10,7 @@
  */
 import type { Reservation, ReleaseReason } from '../../pool/circular-pool.js';
 import { RequesterHoldings, requestKind, type Party, type Pbra } from '../../pbra/index.js';
+import { parseIpv4 } from '../../util/ipv4.js';
 import { checkServerCookie, cookieOption, makeServerCookie, type CookieCheck } from '../proof/cookies.js';
 import type { CookieSecrets } from '../proof/cookie-secrets.js';
 import type { AliasChallenges, AliasGrant } from '../proof/alias-challenges.js';
@@ -82,7 +83,6 @@ export class AllocationGate {
     aliasesUnknown: 0,
     bound: 0,
   };
-  private readonly tickets = new Map<number, Ticket>();
   private readonly holdings = new RequesterHoldings();
 
   constructor(private readonly opts: AllocationGateOptions) {}
@@ -105,22 +105,24 @@ export class AllocationGate {
     const cookie = this.cookieCheck(req.query, req.client);
     if (cookie?.kind === 'invalid') this.stats.cookiesInvalid++;
     const proof = proofOf(policy, { transport: req.transport, cookie, aliasFollowUp: req.alias !== undefined });
+    // PBRA takes the resolver as a number: parse the address once per query, not in each call.
+    const resolver = pbra ? parseIpv4(req.client.startsWith('::ffff:') ? req.client.slice(7) : req.client) : 0;
     if (!proof && (policy.required || (req.transport === 'tcp' && policy.tcpCname))) {
-      pbra?.untrusted(req.client, now);
+      pbra?.untrusted(resolver, now);
       this.stats.refused.unproven++;
       const reply = this.challenge(req, now);
       return reply ? { kind: 'challenge', reply } : { kind: 'refuse', reason: 'tier' };
     }
     if (proof) {
       this.stats.proofs[proof]++;
-      pbra?.trusted(req.client, now);
-      if (req.alias) pbra?.followUp({ issuedTo: req.alias.resolver, from: req.client, fromProven: req.transport === 'tcp' || cookie?.kind === 'valid' }, now);
+      pbra?.trusted(resolver, now);
+      if (req.alias) pbra?.followUp({ issuedTo: req.alias.resolver, from: resolver, fromProven: req.transport === 'tcp' || cookie?.kind === 'valid' }, now);
     }
     // Binding restricts only the reservation of whoever names the subnet, so any resolver's ECS is honoured
     // for it; who the *requester* is (reputation, budget) PBRA decides, believing ECS from sla groups only.
     const source = ecsSource(req.query, this.opts.ecsPrefixLength ?? 24);
     if (!pbra) return { kind: 'admit', ticket: { source, proof: proof ?? 'none' } };
-    const party = pbra.identify({ resolver: req.client, ecs: req.query.edns?.clientSubnet, proven: proof !== undefined }, now);
+    const party = pbra.identify({ resolver, ecs: req.query.edns?.clientSubnet, proven: proof !== undefined }, now);
     const size = this.opts.poolSize();
     const verdict = pbra.admit(
       {
@@ -145,19 +147,16 @@ export class AllocationGate {
     return pbra && { ...pbra.view(this.opts.now(), { requesters }), tiers: pbra.settings.tiers };
   }
 
-  /** A reservation was made for an admitted ticket. */
+  /** A reservation was made for an admitted ticket (passed as the reservation's `owner`). */
   reserved(r: Reservation, ticket: Ticket): void {
     if (r.source) this.stats.bound++;
-    if (!ticket.party) return;
-    this.tickets.set(r.id, ticket);
-    this.holdings.add(ticket.party);
+    if (ticket.party) this.holdings.add(ticket.party);
   }
 
   /** Every reservation's end, from the pool: consumed counts good for its requester, expiring unused bad. */
   released(r: Reservation, why: ReleaseReason): void {
-    const ticket = this.tickets.get(r.id);
+    const ticket = r.owner as Ticket | undefined;
     if (!ticket?.party) return;
-    this.tickets.delete(r.id);
     this.holdings.remove(ticket.party);
     const pbra = this.opts.pbra!;
     const now = this.opts.now();

@@ -45,10 +45,10 @@ export function buildGate(settings: PbraSettings, deps: GateDeps): AllocationGat
     now,
     wallSeconds: () => Math.floor(Date.now() / 1000),
     poolSize: () => pool.size,
-    poolLive: () => pool.stats.live,
+    poolLive: () => pool.liveCount,
     wouldShare: (key) => {
       const address = pool.nextAddressFor(key);
-      return address !== undefined && pool.live(address).length > 0;
+      return address !== undefined && pool.holds(address);
     },
   });
 }

@@ -9,6 +9,7 @@ import type { AliasGrant } from '../proof/alias-challenges.js';
 import type { DnsMetrics } from '../metrics.js';
 import { buildTemplate, headerOnlyError, instantiate, minimalTruncated, udpLimit, type PerQueryOptions, type ResponseSpec } from '../wire/encode-response.js';
 import { rrlResponseKey, type Rrl } from './rrl.js';
+import { ThrottledLog } from '../../log/throttle.js';
 import { parseQuery, RCODE, type Query } from '../wire/parse-query.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -40,6 +41,7 @@ export interface QueryHandlerDeps {
 }
 
 const PLACEHOLDER = '0.0.0.0';
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 type Allocation = Extract<Decision, { kind: 'allocate' }>;
 interface Reserved {
@@ -56,7 +58,16 @@ interface Reserved {
  */
 export class QueryHandler {
   private readonly cache = new ResponseCache();
-  constructor(private readonly deps: QueryHandlerDeps) {}
+  /**
+   * Why requests were refused (unproven, tier, budget, rate-limited) and kernel failures: outsiders trigger
+   * these per packet, so each kind is one line per interval with the count it stands for.
+   */
+  private readonly refusals: ThrottledLog;
+  private readonly failures: ThrottledLog;
+  constructor(private readonly deps: QueryHandlerDeps) {
+    this.refusals = new ThrottledLog({ error: (o, m) => deps.log.info(o, m) }, REFUSAL_LOG_INTERVAL_MS, deps.now);
+    this.failures = new ThrottledLog(deps.log, REFUSAL_LOG_INTERVAL_MS, deps.now);
+  }
 
   handle(packet: Buffer, transport: Transport, client: string): Buffer | undefined | Promise<Buffer | undefined> {
     const { metrics } = this.deps;
@@ -161,9 +172,11 @@ export class QueryHandler {
       });
       if (verdict.kind === 'challenge') {
         this.deps.metrics.challenged++;
+        this.refusals.error('unproven', { client, service: s.fqdn }, 'no reservation: the requester has not proven its address yet (challenged)');
         return verdict.reply;
       }
       if (verdict.kind === 'refuse') {
+        this.refusals.error(verdict.reason, { client, service: s.fqdn }, `no reservation: refused by ${verdict.reason === 'budget' ? 'the requester budget' : 'the reputation tier at this pool load'}`);
         // Policy, not scarcity: waiting would not change the answer, so TCP gets its empty answer at once.
         this.deps.metrics.policyRefused++;
         if (transport === 'udp') return undefined;
@@ -191,7 +204,7 @@ export class QueryHandler {
       return this.send(template, query, transport, client, reserved.address);
     } catch (err) {
       this.deps.metrics.kernelFailed++;
-      this.deps.log.error({ err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
+      this.failures.error('kernel', { err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
       this.deps.pool.cancel(reserved.id, this.deps.now());
       return this.refuseAllocation(d, template, query, packet, transport, client, ticket);
     }
@@ -209,6 +222,7 @@ export class QueryHandler {
         hostMax: s.hostMax,
         loosePacket: s.loosePacket,
         source: ticket?.source,
+        owner: ticket,
       },
       this.deps.now(),
     );
@@ -229,7 +243,7 @@ export class QueryHandler {
         return this.send(template, query, 'tcp', client, reserved.address);
       } catch (err) {
         this.deps.metrics.kernelFailed++;
-        this.deps.log.error({ err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
+        this.failures.error('kernel', { err, service: d.service.fqdn }, 'the data plane did not take the reservation; refusing the query');
         this.deps.pool.cancel(reserved.id, this.deps.now());
       }
     }
@@ -259,6 +273,7 @@ export class QueryHandler {
       const spec = template.spec;
       const kind = spec.rcode === RCODE.NXDOMAIN ? 'nxdomain' : spec.rcode !== RCODE.NOERROR ? 'error' : spec.answers.length === 0 ? 'nodata' : 'answer';
       const verdict = rrl.check(client, rrlResponseKey(kind, spec.rcode, query.qname, query.qtype, spec.authorities[0]?.name), this.deps.now());
+      if (verdict !== 'send') this.refusals.error('rate-limited', { client }, 'answers to this client prefix rate-limited (RRL: dropped, every slip-th truncated)');
       if (verdict === 'drop') {
         this.deps.metrics.rrlDropped++;
         return undefined;
