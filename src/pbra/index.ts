@@ -1,4 +1,4 @@
-export { Pbra, type Address, type AdmitQuery, type IdentifyQuery, type Party } from './pbra.js';
+export { Pbra, requesterLabel, type Address, type AdmitQuery, type IdentifyQuery, type Party } from './pbra.js';
 export { decide, budgetLimit, passesTiers, requestKind, type Admission } from './admission.js';
 export { DEMO_TIERS, MIDDLE, type GroupSpec, type PbraSettings, type Proof, type RequestKind, type Tier } from './model.js';
 export { pbraSection, type PbraSection } from './schema.js';

@@ -21,8 +21,6 @@ export interface Party {
   resolver: number;
   /** Key of the requester (network * 64 + prefix length): count live reservations per requester by it. */
   requester: number;
-  /** The requester as text (a.b.c.d/len), for logs. */
-  requesterLabel: string;
   sla: boolean;
   /** The client subnet an sla group named (EDNS Client Subnet): the reservation may be bound to it. */
   bindTo?: Cidr;
@@ -51,6 +49,12 @@ export interface AdmitQuery {
 function toU32(a: Address): number {
   if (typeof a === 'number') return a >>> 0;
   return parseIpv4(a.startsWith('::ffff:') ? a.slice(7) : a);
+}
+
+/** The requester of a party as text (a.b.c.d/len), for logs and views: formatted on demand, never per query. */
+export function requesterLabel(party: Pick<Party, 'requester'>): string {
+  const prefixLength = party.requester % 64;
+  return `${formatIpv4((party.requester - prefixLength) / 64)}/${prefixLength}`;
 }
 
 export class Pbra {
@@ -107,7 +111,7 @@ export class Pbra {
       bindTo = { network, prefixLength };
     }
     this.book.ensureRequester(network, prefixLength, q.proven, now);
-    const party: Party = { resolver, requester: requesterKey(network, prefixLength), requesterLabel: `${formatIpv4(network)}/${prefixLength}`, sla: group.sla };
+    const party: Party = { resolver, requester: requesterKey(network, prefixLength), sla: group.sla };
     if (bindTo) party.bindTo = bindTo;
     return party;
   }

@@ -2,7 +2,7 @@
 // how groups merge, what is remembered (bounded) and what the /reputation view shows.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Pbra, type Party } from '../../src/pbra/pbra.js';
+import { Pbra, requesterLabel, type Party } from '../../src/pbra/pbra.js';
 import { parseIpv4 } from '../../src/util/ipv4.js';
 import { group, PERIOD, settings } from './support.js';
 
@@ -24,15 +24,15 @@ describe('Pbra.identify', () => {
   it('an sla group names its client by EDNS Client Subnet, cut to /24, and the reservation may be bound to it', () => {
     const p = demo();
     const party = p.identify({ resolver: '198.51.100.53', ecs: ecs('10.1.2.3', 32), proven: true }, T0);
-    assert.deepEqual(party, { resolver: parseIpv4('198.51.100.53'), requester: parseIpv4('10.1.2.0') * 64 + 24, requesterLabel: '10.1.2.0/24', sla: true, bindTo: { network: parseIpv4('10.1.2.0'), prefixLength: 24 } });
-    assert.equal(p.identify({ resolver: '198.51.100.53', ecs: ecs('10.1.0.0', 16), proven: true }, T0).requesterLabel, '10.1.0.0/16');
-    assert.equal(p.identify({ resolver: '198.51.100.53', ecs: ecs('0.0.0.0', 0), proven: true }, T0).requesterLabel, '198.51.100.53/32', 'source prefix 0: not located');
+    assert.deepEqual(party, { resolver: parseIpv4('198.51.100.53'), requester: parseIpv4('10.1.2.0') * 64 + 24, sla: true, bindTo: { network: parseIpv4('10.1.2.0'), prefixLength: 24 } });
+    assert.equal(requesterLabel(p.identify({ resolver: '198.51.100.53', ecs: ecs('10.1.0.0', 16), proven: true }, T0)), '10.1.0.0/16');
+    assert.equal(requesterLabel(p.identify({ resolver: '198.51.100.53', ecs: ecs('0.0.0.0', 0), proven: true }, T0)), '198.51.100.53/32', 'source prefix 0: not located');
   });
 
   it('without sla the client subnet is not believed: the requester is the resolver', () => {
     const p = demo();
     const farm = p.identify({ resolver: parseIpv4('203.0.113.5'), ecs: ecs('10.1.2.3', 24), proven: true }, T0);
-    assert.equal(farm.requesterLabel, '203.0.113.5/32');
+    assert.equal(requesterLabel(farm), '203.0.113.5/32');
     assert.equal(farm.bindTo, undefined);
     assert.equal(groupOf(p, '203.0.113.5')!.name, 'farm', 'a configured block');
     const stranger = p.identify({ resolver: '192.0.2.77', proven: true }, T0);
