@@ -59,6 +59,11 @@ export function requesterLabel(party: Pick<Party, 'requester'>): string {
 
 export class Pbra {
   readonly book: ReputationBook;
+  /**
+   * The group and requester `identify` just found, for the `admit` that follows it in the same query: looking
+   * them up again was a measurable share of an allocation's cost. Used once, and only for that very party.
+   */
+  private justIdentified?: { party: Party; group: Group; requester: Requester };
 
   constructor(
     readonly settings: PbraSettings,
@@ -110,15 +115,19 @@ export class Pbra {
       network = (q.ecs.address & maskOf(prefixLength)) >>> 0;
       bindTo = { network, prefixLength };
     }
-    this.book.ensureRequester(network, prefixLength, q.proven, now);
+    const requester = this.book.ensureRequester(network, prefixLength, q.proven, now);
     const party: Party = { resolver, requester: requesterKey(network, prefixLength), sla: group.sla };
     if (bindTo) party.bindTo = bindTo;
+    this.justIdentified = { party, group, requester };
     return party;
   }
 
   admit(q: AdmitQuery, now: number): Admission {
-    const group = this.book.groupOf(q.party.resolver, now);
-    const requester = this.book.requesterByKey(q.party.requester, now);
+    const just = this.justIdentified;
+    this.justIdentified = undefined;
+    const fresh = just !== undefined && just.party === q.party;
+    const group = fresh ? just.group : this.book.groupOf(q.party.resolver, now);
+    const requester = fresh ? just.requester : this.book.requesterByKey(q.party.requester, now);
     return decide(this.settings.tiers, this.settings.requesterBudget, {
       kind: q.kind,
       loadPercent: q.loadPercent,
