@@ -147,7 +147,7 @@ export class AllocationGate {
     return pbra && { ...pbra.view(this.opts.now(), { requesters }), tiers: pbra.settings.tiers };
   }
 
-  /** A reservation was made for an admitted ticket (passed as the reservation's `owner`). */
+  /** A reservation was made for an admitted ticket (its party rides along as the reservation's `owner`). */
   reserved(r: Reservation, ticket: Ticket): void {
     if (r.source) this.stats.bound++;
     if (ticket.party) this.holdings.add(ticket.party);
@@ -155,14 +155,14 @@ export class AllocationGate {
 
   /** Every reservation's end, from the pool: consumed counts good for its requester, expiring unused bad. */
   released(r: Reservation, why: ReleaseReason): void {
-    const ticket = r.owner as Ticket | undefined;
-    if (!ticket?.party) return;
-    this.holdings.remove(ticket.party);
+    const party = r.owner as Party | undefined;
+    if (!party) return;
+    this.holdings.remove(party);
     const pbra = this.opts.pbra!;
     const now = this.opts.now();
-    if (why === 'consumed') pbra.used(ticket.party, now);
-    else if (why === 'expired') pbra.expired(ticket.party, now);
-    else pbra.neutral(ticket.party, now);
+    if (why === 'consumed') pbra.used(party, now);
+    else if (why === 'expired') pbra.expired(party, now);
+    else pbra.neutral(party, now);
   }
 
   private cookieCheck(query: Query, client: string): CookieCheck | undefined {

@@ -222,7 +222,7 @@ export class QueryHandler {
         hostMax: s.hostMax,
         loosePacket: s.loosePacket,
         source: ticket?.source,
-        owner: ticket,
+        owner: ticket?.party,
       },
       this.deps.now(),
     );
