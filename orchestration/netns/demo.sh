@@ -43,6 +43,11 @@ cat <<TRY
     ip netns exec ${P}public sh -c 'ping -c 1 -W 1 100.64.1.131'  # no query first: unreachable
     curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/stats        # counters
     curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/reservations # live reservations
+    curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/reputation   # PBRA groups, requesters, tiers
+
+  Abuse defences (README "Abuse resistance"): no pool address without a proof of the requester's address.
+    ip netns exec ${P}public dig +nocookie +ignore @100.64.1.130 tcp.hosta.gwa.demo   # unproven UDP: TC, no address
+    ip netns exec ${P}public dig +nocookie @100.64.1.130 tcp.hosta.gwa.demo           # dig retries over TCP: proven
 
   Workers behind NAT (rgw-worker1, rgw-worker2 behind rgw-nat; logs in /run/realmgw/rgw-worker*.log):
     node dist/src/cli/main.js workers --config orchestration/netns/gwa.demo.yaml   # endpoints + counters
