@@ -64,6 +64,7 @@ export class Pbra {
    * them up again was a measurable share of an allocation's cost. Used once, and only for that very party.
    */
   private justIdentified?: { party: Party; group: Group; requester: Requester };
+  private lastParty?: Party;
 
   constructor(
     readonly settings: PbraSettings,
@@ -116,8 +117,14 @@ export class Pbra {
       bindTo = { network, prefixLength };
     }
     const requester = this.book.ensureRequester(network, prefixLength, q.proven, now);
-    const party: Party = { resolver, requester: requesterKey(network, prefixLength), sla: group.sla };
+    const key = requesterKey(network, prefixLength);
+    const last = this.lastParty;
+    // The same party as the previous query (a busy resolver): share its object, which every reservation keeps
+    // until it ends, instead of one more per reservation.
+    const same = last !== undefined && !bindTo && !last.bindTo && last.resolver === resolver && last.requester === key && last.sla === group.sla;
+    const party: Party = same ? last : { resolver, requester: key, sla: group.sla };
     if (bindTo) party.bindTo = bindTo;
+    this.lastParty = party;
     this.justIdentified = { party, group, requester };
     return party;
   }
