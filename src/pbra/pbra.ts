@@ -32,6 +32,8 @@ export interface IdentifyQuery {
   ecs?: { address: number; sourcePrefix: number };
   /** The query's source address is proven (TCP, a valid cookie, an alias follow-up). */
   proven: boolean;
+  /** Also count the query as trusted on the resolver's group (what trusted() does), in the same lookup. */
+  trusted?: boolean;
 }
 
 export interface AdmitQuery {
@@ -107,6 +109,7 @@ export class Pbra {
   identify(q: IdentifyQuery, now: number): Party {
     const resolver = toU32(q.resolver);
     const group = this.book.ensureGroup(resolver, q.proven, now);
+    if (q.trusted) this.book.record(group, 'trusted', now);
     let network = resolver;
     let prefixLength = 32;
     let bindTo: Cidr | undefined;

@@ -115,14 +115,14 @@ export class AllocationGate {
     }
     if (proof) {
       this.stats.proofs[proof]++;
-      pbra?.trusted(resolver, now);
       if (req.alias) pbra?.followUp({ issuedTo: req.alias.resolver, from: resolver, fromProven: req.transport === 'tcp' || cookie?.kind === 'valid' }, now);
     }
     // Binding restricts only the reservation of whoever names the subnet, so any resolver's ECS is honoured
     // for it; who the *requester* is (reputation, budget) PBRA decides, believing ECS from sla groups only.
     const source = ecsSource(req.query, this.opts.ecsPrefixLength ?? 24);
     if (!pbra) return { kind: 'admit', ticket: { source, proof: proof ?? 'none' } };
-    const party = pbra.identify({ resolver, ecs: req.query.edns?.clientSubnet, proven: proof !== undefined }, now);
+    // a proven query counts as trusted on its resolver's group (identify does it in the same lookup)
+    const party = pbra.identify({ resolver, ecs: req.query.edns?.clientSubnet, proven: proof !== undefined, trusted: proof !== undefined }, now);
     const size = this.opts.poolSize();
     const verdict = pbra.admit(
       {
