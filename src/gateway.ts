@@ -238,12 +238,15 @@ export class Gateway {
 
   private adminRoutes() {
     return {
-      '/stats': () => ({
-        dns: { wan: this.metrics.wan.snapshot(), lan: this.metrics.lan.snapshot() },
-        pool: { ...this.pool.stats, size: this.pool.size },
-        defences: this.gate ? this.gate.stats : null,
-        dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats, confirmLagMs: this.dataplane.confirmLag() ?? null } : null,
-      }),
+      '/stats': async () => {
+        await this.dataplane?.refreshKernelCounters().catch(() => undefined);
+        return {
+          dns: { wan: this.metrics.wan.snapshot(), lan: this.metrics.lan.snapshot() },
+          pool: { ...this.pool.stats, size: this.pool.size },
+          defences: this.gate ? this.gate.stats : null,
+          dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats, confirmLagMs: this.dataplane.confirmLag() ?? null } : null,
+        };
+      },
       '/reservations': () => {
         const now = monotonicNow();
         return this.pool.live().map((r) => ({

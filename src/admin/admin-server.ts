@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 
+/** A route's answer, or a promise of it. */
 export type Route = () => unknown;
 
 /**
@@ -30,15 +31,21 @@ export class AdminServer {
         res.end(JSON.stringify({ error: 'no such resource', routes: Object.keys(this.routes) }));
         return;
       }
-      try {
-        const body = JSON.stringify(route(), null, 2);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(body + '\n');
-      } catch (err) {
-        this.log.error({ err }, 'admin route failed');
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: (err as Error).message }));
-      }
+      // A route may answer later (e.g. reading kernel counters first).
+      Promise.resolve()
+        .then(() => route())
+        .then(
+          (result) => {
+            const body = JSON.stringify(result, null, 2);
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(body + '\n');
+          },
+          (err: unknown) => {
+            this.log.error({ err }, 'admin route failed');
+            res.writeHead(500, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: (err as Error).message }));
+          },
+        );
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
