@@ -74,6 +74,9 @@ export function parseHandshakeEvent(line: string): ConsumedHandshake | undefined
   return { src: parseAddress(src), srcPort: sport, dst: parseAddress(dst), dstPort: dport, mark: mark >>> 0, state };
 }
 
+/** Netlink receive buffer of the event readers (the kernel caps it at net.core.rmem_max unless we are root). */
+const EVENT_BUFFER_BYTES = 8 * 1024 * 1024;
+
 /**
  * Follows conntrack events of the gateway's namespace (`conntrack -E` with the given filter arguments), one
  * line at a time; restarts the stream if it ends.
@@ -91,7 +94,9 @@ export class ConntrackStream {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       // stdbuf: one event a line, as it happens, rather than a 4 KiB block at a time through the pipe.
-      const child = spawn('stdbuf', ['-oL', 'conntrack', '-E', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // --buffer-size: bursts of thousands of connections a second overran the default socket buffer (ENOBUFS),
+      // and a lost event is a consumption the pool never sees.
+      const child = spawn('stdbuf', ['-oL', 'conntrack', '-E', '--buffer-size', String(EVENT_BUFFER_BYTES), ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;
       let started = false;
       child.once('spawn', () => {
