@@ -35,7 +35,7 @@ test('instantiate appends COOKIE and an ECS echo to the OPT of a cached template
   const packet = packetOf('WwW.gwa.demo', { options: [{ code: 'CLIENT_SUBNET', family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: '198.51.100.0' }] });
   const q = parsed(packet);
   const t = buildTemplate(q, packet, answer('www.gwa.demo'), { udpPayloadSize: 1232 });
-  const out = instantiate(t, q, packet, 1232, undefined, { cookie, ecs: { ...q.edns!.ecs!, scopePrefix: 0 } });
+  const out = instantiate(t, q, 1232, undefined, { cookie, ecs: { ...q.edns!.ecs!, scopePrefix: 0 } });
   assert.equal(out.length, t.full.length + 4 + cookie.length + 4 + 4 + 3);
   const { msg, opt } = optOf(out);
   assert.equal(msg.id, 4242);
@@ -50,14 +50,14 @@ test('instantiate appends COOKIE and an ECS echo to the OPT of a cached template
   assert.equal(opt!.options[1].scopePrefixLength, 0);
   assert.equal(opt!.options[1].ip, '198.51.100.0');
   // The template itself is untouched: the next client gets its own options.
-  assert.equal(optOf(instantiate(t, q, packet, 1232)).opt!.options.length, 0);
+  assert.equal(optOf(instantiate(t, q, 1232)).opt!.options.length, 0);
 });
 
 test('IPv6 ECS is echoed with the scope the caller gives', () => {
   const packet = packetOf('a.gwa.demo', { options: [{ code: 'CLIENT_SUBNET', family: 2, sourcePrefixLength: 56, scopePrefixLength: 0, ip: '2001:db8:0:100::' }] });
   const q = parsed(packet);
   const t = buildTemplate(q, packet, answer('a.gwa.demo'), { udpPayloadSize: 1232 });
-  const { opt } = optOf(instantiate(t, q, packet, 1232, undefined, { ecs: { ...q.edns!.ecs!, scopePrefix: 48 } }));
+  const { opt } = optOf(instantiate(t, q, 1232, undefined, { ecs: { ...q.edns!.ecs!, scopePrefix: 48 } }));
   assert.equal(opt!.options[0].family, 2);
   assert.equal(opt!.options[0].sourcePrefixLength, 56);
   assert.equal(opt!.options[0].scopePrefixLength, 48);
@@ -68,7 +68,7 @@ test('without EDNS in the query there is no OPT, so per-query options are not se
   const packet = packetOf('a.gwa.demo');
   const q = parsed(packet);
   const t = buildTemplate(q, packet, answer('a.gwa.demo'), { udpPayloadSize: 1232 });
-  const out = instantiate(t, q, packet, 512, undefined, { cookie });
+  const out = instantiate(t, q, 512, undefined, { cookie });
   assert.deepEqual(out.subarray(4), t.full.subarray(4)); // all but ID and the echoed flag bits
 });
 
@@ -77,7 +77,7 @@ test('options count against the UDP limit: over it the truncated form carries th
   const q = parsed(packet);
   const t = buildTemplate(q, packet, answer('a.gwa.demo'), { udpPayloadSize: 1232 });
   const limit = t.full.length + 10; // room for the template, not for a 28-byte cookie option
-  const out = instantiate(t, q, packet, limit, undefined, { cookie });
+  const out = instantiate(t, q, limit, undefined, { cookie });
   const { msg, opt } = optOf(out);
   assert.ok(msg.flags! & 0x0200, 'TC');
   assert.equal(msg.answers!.length, 0);
@@ -89,7 +89,7 @@ test('BADCOOKIE (23) is header rcode 7 plus OPT extended rcode 1', () => {
   const q = parsed(packet);
   assert.equal(RCODE.BADCOOKIE, 23);
   const spec: ResponseSpec = { rcode: RCODE.BADCOOKIE, authoritative: false, answers: [], authorities: [], additionals: [] };
-  const out = instantiate(buildTemplate(q, packet, spec, { udpPayloadSize: 1232 }), q, packet, 1232, undefined, { cookie });
+  const out = instantiate(buildTemplate(q, packet, spec, { udpPayloadSize: 1232 }), q, 1232, undefined, { cookie });
   assert.equal(out[3] & 0xf, 7);
   const { opt } = optOf(out);
   assert.equal(opt!.extendedRcode, 1);

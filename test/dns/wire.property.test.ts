@@ -4,6 +4,7 @@ import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { buildTemplate, headerOnlyError, instantiate, minimalTruncated, type ResponseSpec } from '../../src/dns/wire/encode-response.js';
 import { parseQuery, RCODE } from '../../src/dns/wire/parse-query.js';
+import { cnameChallengeReply } from '../../src/dns/proof/challenge-replies.js';
 
 // Whatever arrives, the wire layer yields a verdict and bytes, never an exception: parse, build a template for
 // it (an answer naming the question, as the views do), instantiate it with per-query options, and build the
@@ -50,11 +51,12 @@ function exercise(packet: Buffer): void {
   const ecs = query.edns?.ecs;
   const options = { cookie: query.edns?.cookie ? Buffer.concat([query.edns.cookie.client, Buffer.alloc(16, 1)]) : undefined, ecs: ecs && { ...ecs, scopePrefix: 0 } };
   for (const limit of [512, 60, Infinity]) {
-    const out = instantiate(t, query, packet, limit, 0x0a000001, options);
+    const out = instantiate(t, query, limit, 0x0a000001, options);
     dnsPacket.decode(out); // and what we send is itself well formed
   }
   const tc = minimalTruncated(query, { udpPayloadSize: 1232 }, options);
   dnsPacket.decode(tc);
+  for (const zone of ['gwa.demo', 'other.demo']) dnsPacket.decode(cnameChallengeReply(query, 'abcdefgh', zone, { udpPayloadSize: 1232, cookie: options.cookie }));
 }
 
 test('parse, template, instantiate and the minimal TC reply never throw on mutated queries', () => {

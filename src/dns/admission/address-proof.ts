@@ -41,8 +41,8 @@ export function proofOf(policy: ProofPolicy, ctx: ProofContext): ProofKind | und
 export interface ChallengeContext {
   /** The query carries a client cookie (so the client speaks RFC 7873). */
   hasClientCookie: boolean;
-  /** The alias table has room and the challenge reply fits the size bound. */
-  cnameFits: boolean;
+  /** The challenge reply fits the size bound (asked only when the CNAME is the next candidate). */
+  cnameFits: () => boolean;
 }
 
 export function challengeFor(policy: ProofPolicy, ctx: ChallengeContext & { transport?: 'udp' | 'tcp' }): Challenge {
@@ -50,7 +50,7 @@ export function challengeFor(policy: ProofPolicy, ctx: ChallengeContext & { tran
   if (policy.followUpOverUdp === false) return 'tc';
   for (const c of policy.challenges) {
     if (c === 'badcookie' && ctx.hasClientCookie) return c;
-    if (c === 'cname' && ctx.cnameFits) return c;
+    if (c === 'cname' && ctx.cnameFits()) return c;
     if (c === 'tc') return c;
   }
   return 'tc';

@@ -14,7 +14,8 @@ import { parseIpv4 } from '../../util/ipv4.js';
 import { checkServerCookie, cookieOption, makeServerCookie, type CookieCheck } from '../proof/cookies.js';
 import type { CookieSecrets } from '../proof/cookie-secrets.js';
 import type { AliasChallenges, AliasGrant } from '../proof/alias-challenges.js';
-import { badCookieReply, cnameChallengeReply, maxUnprovenReply, truncatedReply } from '../proof/challenge-replies.js';
+import { ALIAS_LABEL_LENGTH } from '../proof/alias-challenges.js';
+import { badCookieReply, cnameChallengeReply, cnameChallengeSize, maxUnprovenReply, truncatedReply } from '../proof/challenge-replies.js';
 import type { Query } from '../wire/parse-query.js';
 import { challengeFor, proofOf, type Challenge, type ProofKind, type ProofPolicy } from './address-proof.js';
 
@@ -177,24 +178,24 @@ export class AllocationGate {
     const base = { udpPayloadSize: this.opts.udpPayloadSize, cookie };
     const bound = maxUnprovenReply(packet.length);
     const aliases = this.opts.aliases;
-    // The CNAME reply's size is known before an alias is spent on it: label length is fixed.
-    const probe = aliases ? cnameChallengeReply(query, packet, 'xxxxxxxx', aliases.zone, base) : undefined;
     const overTcp = req.transport === 'tcp';
-    const chosen = challengeFor(this.opts.policy, { transport: req.transport, hasClientCookie: cookie !== undefined, cnameFits: !!probe && (overTcp || probe.length <= bound) });
+    // asked only when the CNAME is next in line; its size is known before an alias is spent (fixed label length)
+    const cnameFits = () => !!aliases && (overTcp || cnameChallengeSize(query, ALIAS_LABEL_LENGTH, aliases.zone, base) <= bound);
+    const chosen = challengeFor(this.opts.policy, { transport: req.transport, hasClientCookie: cookie !== undefined, cnameFits });
     if (chosen === 'cname') {
       const label = aliases!.issue({ qname: req.qname, qtype: req.qtype, resolver: req.client }, now);
       if (label) {
         this.stats.challenges.cname++;
-        return cnameChallengeReply(query, packet, label, aliases!.zone, base);
+        return cnameChallengeReply(query, label, aliases!.zone, base);
       }
     }
     if (overTcp) return undefined; // the alias table is full: nothing smaller to ask of a TCP client
     if (chosen === 'badcookie' && cookie) {
       this.stats.challenges.badcookie++;
-      return badCookieReply(query, packet, { ...base, cookie });
+      return badCookieReply(query, { ...base, cookie });
     }
     this.stats.challenges.tc++;
-    return truncatedReply(query, packet, base);
+    return truncatedReply(query, base);
   }
 }
 

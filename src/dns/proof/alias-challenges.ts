@@ -31,7 +31,8 @@ export interface AliasChallengesOptions {
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
-const LABEL_LENGTH = 8;
+export const ALIAS_LABEL_LENGTH = 8;
+const LABEL_LENGTH = ALIAS_LABEL_LENGTH;
 const LABEL = /^[a-z2-7]{8}$/;
 
 export class AliasChallenges {

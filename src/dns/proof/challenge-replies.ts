@@ -6,18 +6,13 @@
  * reply, and the caller keeps every such reply within 1.5 times the query's size (no reflector).
  */
 import type { Query } from '../wire/parse-query.js';
+import { RCODE } from '../wire/parse-query.js';
 import { clientQname, minimalReply } from '../wire/encode-response.js';
 
 const HEADER = 12;
-const FLAG_QR = 0x8000;
-const FLAG_AA = 0x0400;
-const FLAG_TC = 0x0200;
-/** Bits copied from the query: opcode, RD, CD. */
-const ECHO_MASK = 0x7800 | 0x0100 | 0x0010;
 const TYPE_CNAME = 5;
-const TYPE_OPT = 41;
-const OPTION_COOKIE = 10;
-export const RCODE_BADCOOKIE = 23;
+/** Owner (a pointer), type, class, TTL and RDLENGTH of the CNAME record. */
+const CNAME_FIXED = 12;
 
 /** Largest reply an unproven requester may get for a query of `querySize` bytes. */
 export const maxUnprovenReply = (querySize: number): number => Math.floor(querySize * 1.5);
@@ -29,84 +24,53 @@ export interface ChallengeOptions {
   cookie?: Buffer;
 }
 
-function optLength(query: Query, opts: ChallengeOptions): number {
-  if (!query.edns) return 0;
-  return 11 + (opts.cookie ? 4 + opts.cookie.length : 0);
-}
-
-function writeOpt(buf: Buffer, at: number, query: Query, opts: ChallengeOptions, rcode: number): number {
-  if (!query.edns) return at;
-  buf[at] = 0;
-  buf.writeUInt16BE(TYPE_OPT, at + 1);
-  buf.writeUInt16BE(opts.udpPayloadSize, at + 3);
-  buf[at + 5] = rcode >> 4;
-  buf[at + 6] = 0;
-  buf.writeUInt16BE(query.edns.dnssecOk ? 0x8000 : 0, at + 7);
-  const rdlen = opts.cookie ? 4 + opts.cookie.length : 0;
-  buf.writeUInt16BE(rdlen, at + 9);
-  at += 11;
-  if (opts.cookie) {
-    buf.writeUInt16BE(OPTION_COOKIE, at);
-    buf.writeUInt16BE(opts.cookie.length, at + 2);
-    opts.cookie.copy(buf, at + 4);
-    at += 4 + opts.cookie.length;
-  }
-  return at;
-}
-
-function header(buf: Buffer, query: Query, flags: number, rcode: number, answers: number): void {
-  buf.writeUInt16BE(query.id, 0);
-  buf.writeUInt16BE(FLAG_QR | (query.flags & ECHO_MASK) | flags | (rcode & 0xf), 2);
-  buf.writeUInt16BE(1, 4);
-  buf.writeUInt16BE(answers, 6);
-  buf.writeUInt16BE(0, 8);
-  buf.writeUInt16BE(query.edns ? 1 : 0, 10);
-}
-
 /** TC=1 with the question only: every resolver retries over TCP, which proves its address. */
-export function truncatedReply(query: Query, _packet: Buffer, opts: ChallengeOptions): Buffer {
+export function truncatedReply(query: Query, opts: ChallengeOptions): Buffer {
   return minimalReply(query, { udpPayloadSize: opts.udpPayloadSize, truncated: true }, { cookie: opts.cookie });
 }
 
 /** RFC 7873 §5.2.3: BADCOOKIE with a fresh server cookie; a cookie-aware client retries with it. */
-export function badCookieReply(query: Query, _packet: Buffer, opts: ChallengeOptions & { cookie: Buffer }): Buffer {
-  return minimalReply(query, { udpPayloadSize: opts.udpPayloadSize, rcode: RCODE_BADCOOKIE, truncated: false }, { cookie: opts.cookie });
+export function badCookieReply(query: Query, opts: ChallengeOptions & { cookie: Buffer }): Buffer {
+  return minimalReply(query, { udpPayloadSize: opts.udpPayloadSize, rcode: RCODE.BADCOOKIE, truncated: false }, { cookie: opts.cookie });
+}
+
+/** Where the alias's zone can point into the question, and the RDATA length that gives for `labelLength`. */
+function aliasLayout(query: Query, labelLength: number, aliasZone: string): { pointer?: number; zoneWire?: Buffer; rdlength: number } {
+  const pointer = suffixOffset(clientQname(query), aliasZone);
+  if (pointer !== undefined) return { pointer, rdlength: 1 + labelLength + 2 };
+  const zoneWire = encodeName(aliasZone);
+  return { zoneWire, rdlength: 1 + labelLength + zoneWire.length };
+}
+
+/** Size of the CNAME challenge for `query`, known before an alias is spent on it (labels have a fixed length). */
+export function cnameChallengeSize(query: Query, labelLength: number, aliasZone: string, opts: ChallengeOptions): number {
+  const cookie = query.edns && opts.cookie ? 4 + opts.cookie.length : 0;
+  return HEADER + query.qnameWire.length + 4 + (query.edns ? 11 + cookie : 0) + CNAME_FIXED + aliasLayout(query, labelLength, aliasZone).rdlength;
 }
 
 /**
- * The owner name of the CNAME points at the question; the alias's zone, when it is a suffix of the question
- * name, points into it too, so the record costs 12 bytes plus the alias label.
+ * The minimal reply with one CNAME record spliced in after the question: its owner points at the question, and
+ * the alias's zone, when it is a suffix of the question name, points into it too, so the record costs 15 bytes
+ * plus the alias label.
  */
-export function cnameChallengeReply(query: Query, packet: Buffer, aliasLabel: string, aliasZone: string, opts: ChallengeOptions): Buffer {
-  const name = clientQname(query);
-  const pointer = suffixOffset(name, aliasZone);
-  const zoneWire = pointer === undefined ? encodeName(aliasZone) : undefined;
-  const rdlength = 1 + aliasLabel.length + (zoneWire ? zoneWire.length : 2);
-  const buf = Buffer.alloc(HEADER + name.length + 4 + 12 + rdlength + optLength(query, opts));
-  header(buf, query, FLAG_AA, 0, 1);
-  name.copy(buf, HEADER);
-  let at = HEADER + name.length;
-  buf.writeUInt16BE(query.qtype, at);
-  buf.writeUInt16BE(query.qclass, at + 2);
-  at += 4;
-  buf.writeUInt16BE(0xc000 | HEADER, at);
-  buf.writeUInt16BE(TYPE_CNAME, at + 2);
-  buf.writeUInt16BE(1, at + 4);
-  buf.writeUInt32BE(0, at + 6);
-  buf.writeUInt16BE(rdlength, at + 10);
-  at += 12;
-  buf[at] = aliasLabel.length;
-  buf.write(aliasLabel, at + 1, 'latin1');
-  at += 1 + aliasLabel.length;
-  if (zoneWire) {
-    zoneWire.copy(buf, at);
-    at += zoneWire.length;
-  } else {
-    buf.writeUInt16BE(0xc000 | (HEADER + pointer!), at);
-    at += 2;
-  }
-  writeOpt(buf, at, query, opts, 0);
-  return buf;
+export function cnameChallengeReply(query: Query, aliasLabel: string, aliasZone: string, opts: ChallengeOptions): Buffer {
+  const base = minimalReply(query, { udpPayloadSize: opts.udpPayloadSize, authoritative: true, truncated: false }, { cookie: opts.cookie });
+  const { pointer, zoneWire, rdlength } = aliasLayout(query, aliasLabel.length, aliasZone);
+  const rr = Buffer.alloc(CNAME_FIXED + rdlength);
+  rr.writeUInt16BE(0xc000 | HEADER, 0);
+  rr.writeUInt16BE(TYPE_CNAME, 2);
+  rr.writeUInt16BE(1, 4); // class IN
+  rr.writeUInt32BE(0, 6); // TTL 0: never cached, one use
+  rr.writeUInt16BE(rdlength, 10);
+  rr[CNAME_FIXED] = aliasLabel.length;
+  rr.write(aliasLabel, CNAME_FIXED + 1, 'latin1');
+  const tail = CNAME_FIXED + 1 + aliasLabel.length;
+  if (zoneWire) zoneWire.copy(rr, tail);
+  else rr.writeUInt16BE(0xc000 | (HEADER + pointer!), tail);
+  const questionEnd = HEADER + query.qnameWire.length + 4;
+  const out = Buffer.concat([base.subarray(0, questionEnd), rr, base.subarray(questionEnd)]);
+  out.writeUInt16BE(1, 6); // ANCOUNT
+  return out;
 }
 
 /** Offset within `wire` (an uncompressed name) where the labels of `zone` (canonical) begin, if they end it. */

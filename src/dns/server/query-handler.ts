@@ -289,7 +289,7 @@ export class QueryHandler {
   private send(template: CacheEntry['template'], query: Query, transport: Transport, client: string, address?: number): Buffer {
     this.deps.metrics.countRcode(template.spec.rcode);
     const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
-    return instantiate(template, query, query.qnameWire, limit, address, this.replyOptions(query, client));
+    return instantiate(template, query, limit, address, this.replyOptions(query, client));
   }
 
   /**

@@ -227,7 +227,7 @@ function appendOptions(out: Buffer, optRdataStart: number, end: number, options:
  * `limit` is the UDP size the client accepts (Infinity over TCP); the options count against it. `_packet` is
  * unused, as in buildTemplate.
  */
-export function instantiate(t: ResponseTemplate, query: Query, _packet: Buffer, limit: number, address?: number, options?: PerQueryOptions): Buffer {
+export function instantiate(t: ResponseTemplate, query: Query, limit: number, address?: number, options?: PerQueryOptions): Buffer {
   const extra = t.hasEdns ? perQueryOptionsLength(options) : 0;
   const truncate = t.full.length + extra > limit;
   const src = truncate ? truncatedOf(t) : t.full;
