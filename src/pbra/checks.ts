@@ -7,7 +7,7 @@
  * tries every row that contains the load, and its demo rows meet at 33, 66 and 99); a gap would refuse every
  * request at those loads and an overlap would make two rows' thresholds race, so both are mistakes.
  */
-import { formatCidr, cidrsOverlap } from './cidr.js';
+import { formatCidr, cidrsOverlap } from '../util/cidr.js';
 import type { GroupSpec, Tier } from './model.js';
 
 export interface KeyProblem {

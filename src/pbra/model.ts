@@ -24,10 +24,8 @@ export interface Tier {
   math: TierMath;
 }
 
-export interface Cidr {
-  network: number;
-  prefixLength: number;
-}
+export type { Cidr } from '../util/cidr.js';
+import type { Cidr } from '../util/cidr.js';
 
 /** A resolver group the operator knows ahead (Realm Gateway's DNS_GROUP_POLICY entry). */
 export interface GroupSpec {

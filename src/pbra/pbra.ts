@@ -6,7 +6,7 @@
  */
 import { parseIpv4, formatIpv4 } from '../util/ipv4.js';
 import { decide, type Admission } from './admission.js';
-import { maskOf } from './cidr.js';
+import { maskOf } from '../util/cidr.js';
 import type { Cidr, PbraSettings, RequestKind } from './model.js';
 import { MIDDLE } from './model.js';
 import { ReputationBook, requesterKey, type Group, type Requester } from './reputation.js';

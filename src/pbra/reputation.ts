@@ -29,7 +29,7 @@
  * change marks it stale, and it is recounted over all parties at most every 100 ms. A stale value is only ever
  * too high, which makes admission stricter for those milliseconds, never laxer.
  */
-import { formatCidr, maskOf } from './cidr.js';
+import { formatCidr, maskOf } from '../util/cidr.js';
 import { formatIpv4 } from '../util/ipv4.js';
 import { TwoAreaLru } from './lru.js';
 import type { Cidr, GroupSpec } from './model.js';

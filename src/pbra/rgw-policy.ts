@@ -16,7 +16,7 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Node } from 'yaml';
 import type { Problem } from '../errors.js';
 import { describe, FileCtx, readBool, readList, readMap, requireField, type Fields, type Path } from '../policy/yaml-walk.js';
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '../util/cidr.js';
 import { groupProblems, tierProblems } from './checks.js';
 import { MIDDLE, RGW_DEFAULT_TIERS, type GroupSpec, type PbraSettings, type Tier, type TierMath } from './model.js';
 

@@ -5,7 +5,7 @@
  * one inline next to `rgwPolicy` can be reported instead of silently shadowed.
  */
 import { z } from 'zod';
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '../util/cidr.js';
 
 const share = z.number().min(0).max(1);
 const reputation = z.number().min(0).max(1);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Problem } from '../errors.js';
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '../util/cidr.js';
 import { groupProblems, tierProblems, type KeyProblem } from './checks.js';
 import { DEMO_TIERS, type Cidr, type GroupSpec, type PbraSettings } from './model.js';
 import { parseRgwPolicy } from './rgw-policy.js';

@@ -1,5 +1,5 @@
 /** The `/reputation` view: JSON-able rows of every group and of the busiest requesters. Pure. */
-import { formatCidr } from './cidr.js';
+import { formatCidr } from '../util/cidr.js';
 import type { Group, ReputationBook, Requester } from './reputation.js';
 import { periodScore, SEED_NEUTRAL, type Period } from './score.js';
 

@@ -1,5 +1,5 @@
 // Settings for PBRA tests: the demo tiers, small memory bounds, groups given as text.
-import { parseCidr } from '../../src/pbra/cidr.js';
+import { parseCidr } from '../../src/util/cidr.js';
 import { DEMO_TIERS, type Cidr, type GroupSpec, type PbraSettings } from '../../src/pbra/model.js';
 import { DEFAULT_PROOFS } from '../../src/pbra/settings.js';
 

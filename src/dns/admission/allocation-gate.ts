@@ -11,6 +11,7 @@
 import type { Reservation, ReleaseReason } from '../../pool/circular-pool.js';
 import { RequesterHoldings, requestKind, type Party, type Pbra } from '../../pbra/index.js';
 import { parseIpv4 } from '../../util/ipv4.js';
+import { maskOf } from '../../util/cidr.js';
 import { checkServerCookie, cookieOption, makeServerCookie, type CookieCheck } from '../proof/cookies.js';
 import type { CookieSecrets } from '../proof/cookie-secrets.js';
 import type { AliasChallenges, AliasGrant } from '../proof/alias-challenges.js';
@@ -204,8 +205,7 @@ export function ecsSource(query: Query, maxPrefix: number): { network: number; p
   const ecs = query.edns?.clientSubnet;
   if (!ecs || ecs.sourcePrefix === 0) return undefined; // prefix 0: the client asked not to be located
   const prefixLength = Math.min(ecs.sourcePrefix, maxPrefix);
-  const mask = prefixLength === 0 ? 0 : (-1 << (32 - prefixLength)) >>> 0;
-  return { network: (ecs.address & mask) >>> 0, prefixLength };
+  return { network: (ecs.address & maskOf(prefixLength)) >>> 0, prefixLength };
 }
 
 function ipBytes(address: string): Buffer {

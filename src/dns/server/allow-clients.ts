@@ -1,4 +1,5 @@
 import { isIpv4, parseIpv4 } from '../../util/ipv4.js';
+import { cidrContains, maskOf, type Cidr } from '../../util/cidr.js';
 
 /**
  * The client check the listeners run before the handler: the LAN view (recursion through our forwarder) must
@@ -11,15 +12,14 @@ export function allowFromNetworks(cidrs: readonly string[]): (address: string) =
     const text = address.startsWith('::ffff:') ? address.slice(7) : address;
     if (!isIpv4(text)) return false;
     const a = parseIpv4(text);
-    for (const n of nets) if (((a & n.mask) >>> 0) === n.base) return true;
-    return false;
+    return nets.some((n) => cidrContains(n, a));
   };
 }
 
-function parseNetwork(cidr: string): { base: number; mask: number } {
-  const [addr, lenText = '32'] = cidr.split('/');
-  const len = Number(lenText);
-  if (!/^\d+$/.test(lenText) || len > 32) throw new Error(`bad prefix length in ${JSON.stringify(cidr)}`);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return { base: (parseIpv4(addr) & mask) >>> 0, mask };
+/** A block given with host bits set (192.168.0.1/24) stands for its network, as the kernel reads such routes. */
+function parseNetwork(text: string): Cidr {
+  const [addr, len = '32'] = text.split('/');
+  const prefixLength = Number(len);
+  if (!/^\d{1,2}$/.test(len) || prefixLength > 32) throw new Error(`bad prefix length in ${JSON.stringify(text)}`);
+  return { network: (parseIpv4(addr) & maskOf(prefixLength)) >>> 0, prefixLength };
 }

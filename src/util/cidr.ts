@@ -1,6 +1,10 @@
-/** IPv4 addresses and CIDR blocks as resolver-group nodes, strictly: host bits set in a block are an error. */
-import { formatIpv4, isIpv4, parseIpv4 } from '../util/ipv4.js';
-import type { Cidr } from './model.js';
+/** IPv4 CIDR blocks, strictly: host bits set in a block are an error. */
+import { formatIpv4, isIpv4, parseIpv4 } from './ipv4.js';
+
+export interface Cidr {
+  network: number;
+  prefixLength: number;
+}
 
 export function maskOf(prefixLength: number): number {
   return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
