@@ -120,8 +120,8 @@ describe('abuse defences of the demo config, end to end', { timeout: 300_000 }, 
       const address = /IN\s+A\s+(\d+\.\d+\.\d+\.\d+)/.exec(out)?.[1];
       assert.ok(address && POOL.includes(address), out);
       const s = await stats();
-      assert.equal(s.defences.challenges.cname, 1);
-      assert.equal(s.defences.proofs.cname, 1);
+      // at least one: a resolver that retries on a slow answer gets a fresh alias, and that is fine
+      assert.ok(s.defences.challenges.cname >= 1 && s.defences.proofs.cname >= 1, JSON.stringify(s.defences));
       assert.equal(s.dns.wan.queriesTcp, 0, 'proven over UDP, no TCP needed');
       assert.equal(await connectFrom(ADDR.public, address), 'ok');
     } finally {
