@@ -78,7 +78,7 @@ describe('renderNft', () => {
     }
     assert.deepEqual(chainRules(nft, 'prerouting'), [
       'type nat hook prerouting priority dstnat; policy accept;',
-      'ct state new ip daddr @pool meta l4proto tcp goto confirm_tcp',
+      'ct state new ip daddr @pool meta l4proto tcp ct event set assured goto confirm_tcp',
       'ct state new ip daddr @pool jump confirm',
     ]);
     const P = '{ tcp, udp, dccp, sctp, udplite }';
