@@ -13,10 +13,12 @@
 #   <p>router  pub0 100.64.0.1/24, gw0 100.64.1.1/24, nat0 100.64.2.1/24
 #              pool 100.64.1.131-133/32 via 100.64.1.130
 #   <p>gwa     wan0 100.64.1.130/24 + 100.64.1.134/24 (second STUN address, RFC 5780 OTHER-ADDRESS),
-#              lan0 (bridge) 192.168.0.1/24, ports vha vhb; wrk0 (bridge) 10.200.0.1/24, ports pw1 pw2;
+#              lan0 (bridge) 192.168.0.1/24, ports vha vhb vhc; wrk0 (bridge) 10.200.0.1/24, ports pw1 pw2;
 #              default via 100.64.1.1
 #   <p>hosta   eth0 192.168.0.100/24                  default via 192.168.0.1
 #   <p>hostb   eth0 192.168.0.101/24                  default via 192.168.0.1
+#   <p>hostc   eth0 192.168.0.102/24                  default via 192.168.0.254 (nothing there: a host routed
+#              elsewhere, as behind a second router; plain DNAT toward it fails, FULL-NAT works)
 #   <p>nat     up0 100.64.2.2/24, lan0 (bridge) 172.16.0.1/24, ports nw1 nw2; default via 100.64.2.1
 #              masquerades 172.16.0.0/24 out of up0 (nft table "ip rgwnat")
 #   <p>worker1 nat0 172.16.0.11/24 (default via 172.16.0.1), priv0 10.200.0.11/24 (private network to gwa)
@@ -44,7 +46,7 @@
 set -euo pipefail
 
 PREFIX="${RGW_PREFIX:-rgw-}"
-NODES=(public router gwa hosta hostb nat worker1 worker2)
+NODES=(public router gwa hosta hostb hostc nat worker1 worker2)
 NAT_MODES=(port-restricted symmetric full-cone blocked)
 DEFAULT_NAT_MODE='port-restricted'
 
@@ -301,7 +303,7 @@ cmd_up() {
   set_forwarding gwa 1
   set_forwarding nat 1
   # explicit, since IPv4 settings of a new namespace are inherited from the root namespace
-  for node in public hosta hostb worker1 worker2; do
+  for node in public hosta hostb hostc worker1 worker2; do
     set_forwarding "$node" 0
   done
 
@@ -309,13 +311,14 @@ cmd_up() {
   ensure_veth router gw0 gwa wan0
   ensure_veth hosta eth0 gwa vha
   ensure_veth hostb eth0 gwa vhb
+  ensure_veth hostc eth0 gwa vhc
   ensure_veth router nat0 nat up0
   ensure_veth worker1 nat0 nat nw1
   ensure_veth worker2 nat0 nat nw2
   ensure_veth worker1 priv0 gwa pw1
   ensure_veth worker2 priv0 gwa pw2
 
-  ensure_bridge gwa lan0 vha vhb
+  ensure_bridge gwa lan0 vha vhb vhc
   ensure_bridge gwa wrk0 pw1 pw2
   ensure_bridge nat lan0 nw1 nw2
 
@@ -328,6 +331,7 @@ cmd_up() {
   ensure_addr gwa wrk0 10.200.0.1/24
   ensure_addr hosta eth0 192.168.0.100/24
   ensure_addr hostb eth0 192.168.0.101/24
+  ensure_addr hostc eth0 192.168.0.102/24
   ensure_addr nat up0 100.64.2.2/24
   ensure_addr nat lan0 172.16.0.1/24
   ensure_addr worker1 nat0 172.16.0.11/24
@@ -345,6 +349,7 @@ cmd_up() {
   ip -n "$gwa" route replace default via 100.64.1.1 dev wan0
   ip -n "$(ns hosta)" route replace default via 192.168.0.1 dev eth0
   ip -n "$(ns hostb)" route replace default via 192.168.0.1 dev eth0
+  ip -n "$(ns hostc)" route replace default via 192.168.0.254 dev eth0
   ip -n "$(ns nat)" route replace default via 100.64.2.1 dev up0
   ip -n "$(ns worker1)" route replace default via 172.16.0.1 dev nat0
   ip -n "$(ns worker2)" route replace default via 172.16.0.1 dev nat0
@@ -393,6 +398,7 @@ gwa lan0 192.168.0.1/24
 gwa wrk0 10.200.0.1/24
 hosta eth0 192.168.0.100/24
 hostb eth0 192.168.0.101/24
+hostc eth0 192.168.0.102/24
 nat up0 100.64.2.2/24
 nat lan0 172.16.0.1/24
 worker1 nat0 172.16.0.11/24
@@ -411,6 +417,7 @@ EOF2
   done <<'EOF2'
 gwa lan0 vha
 gwa lan0 vhb
+gwa lan0 vhc
 gwa wrk0 pw1
 gwa wrk0 pw2
 nat lan0 nw1
@@ -430,6 +437,7 @@ router 100.64.1.133 via 100.64.1.130 dev gw0
 gwa default via 100.64.1.1 dev wan0
 hosta default via 192.168.0.1 dev eth0
 hostb default via 192.168.0.1 dev eth0
+hostc default via 192.168.0.254 dev eth0
 nat default via 100.64.2.1 dev up0
 worker1 default via 172.16.0.1 dev nat0
 worker2 default via 172.16.0.1 dev nat0

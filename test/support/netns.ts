@@ -16,8 +16,8 @@ import { constants as osConstants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { TESTBED_SCRIPT } from './repo.js';
 
-export type NodeName = 'public' | 'router' | 'gwa' | 'hosta' | 'hostb' | 'nat' | 'worker1' | 'worker2';
-export const NODES: readonly NodeName[] = ['public', 'router', 'gwa', 'hosta', 'hostb', 'nat', 'worker1', 'worker2'];
+export type NodeName = 'public' | 'router' | 'gwa' | 'hosta' | 'hostb' | 'hostc' | 'nat' | 'worker1' | 'worker2';
+export const NODES: readonly NodeName[] = ['public', 'router', 'gwa', 'hosta', 'hostb', 'hostc', 'nat', 'worker1', 'worker2'];
 
 /** Addresses of the testbed (see orchestration/netns/testbed.sh). */
 export const ADDR = {
@@ -37,6 +37,8 @@ export const ADDR = {
   gwaPrivate: '10.200.0.1',
   hosta: '192.168.0.100',
   hostb: '192.168.0.101',
+  /** a LAN host whose default route does not point at the gateway (192.168.0.254, where nothing answers) */
+  hostc: '192.168.0.102',
   /** the NAT router's public address: what the workers' traffic to the Internet comes from */
   natPublic: '100.64.2.2',
   /** the NAT router's inside address, the workers' default gateway */
@@ -61,9 +63,10 @@ export const NAT_LINK_CIDR = '100.64.2.0/24';
 export const IFACE = {
   public: { eth: 'eth0' },
   router: { public: 'pub0', gwa: 'gw0', nat: 'nat0' },
-  gwa: { wan: 'wan0', lan: 'lan0', hostaPort: 'vha', hostbPort: 'vhb', private: 'wrk0', worker1Port: 'pw1', worker2Port: 'pw2' },
+  gwa: { wan: 'wan0', lan: 'lan0', hostaPort: 'vha', hostbPort: 'vhb', hostcPort: 'vhc', private: 'wrk0', worker1Port: 'pw1', worker2Port: 'pw2' },
   hosta: { eth: 'eth0' },
   hostb: { eth: 'eth0' },
+  hostc: { eth: 'eth0' },
   nat: { up: 'up0', inside: 'lan0', worker1Port: 'nw1', worker2Port: 'nw2' },
   worker1: { nat: 'nat0', private: 'priv0' },
   worker2: { nat: 'nat0', private: 'priv0' },

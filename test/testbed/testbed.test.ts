@@ -144,12 +144,14 @@ describe('testbed.sh', () => {
         lan0: ['192.168.0.1/24'],
         vha: [],
         vhb: [],
+        vhc: [],
         wrk0: ['10.200.0.1/24'],
         pw1: [],
         pw2: [],
       },
       hosta: { lo: ['127.0.0.1/8'], eth0: ['192.168.0.100/24'] },
       hostb: { lo: ['127.0.0.1/8'], eth0: ['192.168.0.101/24'] },
+      hostc: { lo: ['127.0.0.1/8'], eth0: ['192.168.0.102/24'] },
       nat: { lo: ['127.0.0.1/8'], up0: ['100.64.2.2/24'], lan0: ['172.16.0.1/24'], nw1: [], nw2: [] },
       worker1: { lo: ['127.0.0.1/8'], nat0: ['172.16.0.11/24'], priv0: ['10.200.0.11/24'] },
       worker2: { lo: ['127.0.0.1/8'], nat0: ['172.16.0.12/24'], priv0: ['10.200.0.12/24'] },
@@ -160,7 +162,7 @@ describe('testbed.sh', () => {
       for (const l of links) assert.ok(l.flags.includes('UP'), `${node} ${l.ifname} is up`);
     }
     const bridges: [NodeName, string, string[]][] = [
-      ['gwa', 'lan0', ['vha', 'vhb']],
+      ['gwa', 'lan0', ['vha', 'vhb', 'vhc']],
       ['gwa', 'wrk0', ['pw1', 'pw2']],
       ['nat', 'lan0', ['nw1', 'nw2']],
     ];
@@ -196,11 +198,13 @@ describe('testbed.sh', () => {
     for (const h of ['hosta', 'hostb'] as const) {
       assert.deepEqual(await routes(tb.ns(h)), ['192.168.0.0/24 dev eth0', 'default via 192.168.0.1 dev eth0']);
     }
+    // hostc is routed elsewhere (a router that is not there): replies to the Internet never reach the gateway
+    assert.deepEqual(await routes(tb.ns('hostc')), ['192.168.0.0/24 dev eth0', 'default via 192.168.0.254 dev eth0']);
 
     for (const node of ['router', 'gwa', 'nat'] as const) {
       assert.equal(await sysctl(tb.ns(node), 'net.ipv4.ip_forward'), '1', `${node} forwards`);
     }
-    for (const node of ['public', 'hosta', 'hostb', 'worker1', 'worker2'] as const) {
+    for (const node of ['public', 'hosta', 'hostb', 'hostc', 'worker1', 'worker2'] as const) {
       assert.equal(await sysctl(tb.ns(node), 'net.ipv4.ip_forward'), '0', `${node} does not forward`);
     }
     for (const node of NODES) {
@@ -228,7 +232,7 @@ describe('testbed.sh', () => {
       assert.match(r.stdout, new RegExp(`== ${tb.ns(node)}\\b`));
     }
     for (const a of ['100.64.0.100/24', '100.64.1.130/24', '100.64.1.134/24', '192.168.0.1/24', '192.168.0.100/24',
-      '192.168.0.101/24', '10.200.0.1/24', '100.64.2.1/24', '100.64.2.2/24', '172.16.0.1/24', '172.16.0.11/24',
+      '192.168.0.101/24', '192.168.0.102/24', '10.200.0.1/24', '100.64.2.1/24', '100.64.2.2/24', '172.16.0.1/24', '172.16.0.11/24',
       '172.16.0.12/24', '10.200.0.11/24', '10.200.0.12/24']) {
       assert.ok(r.stdout.includes(a), `status shows ${a}`);
     }
@@ -245,6 +249,7 @@ describe('testbed.sh', () => {
       ['hosta', ADDR.gwaLan],
       ['hosta', ADDR.hostb],
       ['hostb', ADDR.hosta],
+      ['hostc', ADDR.gwaLan],
       ['gwa', ADDR.public],
       ['gwa', ADDR.hosta],
     ];
