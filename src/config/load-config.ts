@@ -10,8 +10,12 @@ import { type PortRange, parseIpLocalPortRange, validatePortRange } from '../wor
 import { configSchema, type GatewayConfigData, type WorkersSection } from './schema.js';
 import { resolvePbraSection } from '../pbra/settings.js';
 import type { PbraSettings } from '../pbra/model.js';
+import { resolveForwards, type StaticForward } from '../forwards/model.js';
+import { forwardsProblems } from './forwards-check.js';
 
-export interface GatewayConfig extends Omit<GatewayConfigData, 'pbra'> {
+export interface GatewayConfig extends Omit<GatewayConfigData, 'pbra' | 'forwards'> {
+  /** The static forwards, checked and resolved (empty without a `forwards:` section). */
+  forwards: StaticForward[];
   /** PBRA settings with defaults applied and any Realm Gateway policy file read; absent = PBRA off. */
   pbra?: PbraSettings;
   /** Absolute path of the file the config came from. */
@@ -115,14 +119,16 @@ export function parseConfigText(text: string, abs: string, host: HostFacts = rea
     extra.push({ file: abs, path: at, line: lineOf(doc, lines, at), reason: 'the service address must not also be a pool address' });
   }
   for (const p of [...workersProblems(data, host), ...stunProblems(data)]) extra.push({ file: abs, path: p.path, line: lineOf(doc, lines, p.path), reason: p.reason });
+  for (const p of forwardsProblems(data, seen)) extra.push({ file: abs, path: p.path, line: lineOf(doc, lines, p.path), reason: p.reason });
   const pbra = data.pbra && resolvePbraSection(data.pbra, abs);
   for (const p of pbra?.keyProblems ?? []) extra.push({ file: abs, path: ['pbra', ...p.path], line: lineOf(doc, lines, ['pbra', ...p.path]), reason: p.reason });
   extra.push(...(pbra?.fileProblems ?? []));
   if (extra.length) throw new InputError(extra);
   if (data.workers) data.workers.stateFile = path.resolve(base, data.workers.stateFile);
-  const { pbra: _section, ...rest } = data;
+  const { pbra: _section, forwards, ...rest } = data;
   return {
     ...rest,
+    forwards: forwards ? resolveForwards(forwards, data.pool.serviceAddress) : [],
     ...(pbra?.settings ? { pbra: pbra.settings } : {}),
     file: abs,
     zonesDir: path.resolve(base, data.zones),
