@@ -48,6 +48,7 @@ export function buildDataplaneModel(inputs: GatewayInputs): DataplaneModel {
     markBase: dp.markBase,
     hosts,
     groups,
+    ...(config.forwards.length ? { forwards: config.forwards } : {}),
   };
 }
 

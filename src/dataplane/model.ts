@@ -1,3 +1,4 @@
+import type { StaticForward } from '../forwards/model.js';
 import type { FirewallRule } from '../policy/index.js';
 
 /**
@@ -24,6 +25,8 @@ export interface DataplaneModel {
   hosts: DataplaneHost[];
   /** GROUP name -> member addresses; each becomes an ipset. */
   groups: Map<string, string[]>;
+  /** Static port forwards (config `forwards:`), installed in the same table; absent: none. */
+  forwards?: readonly StaticForward[];
 }
 
 export interface DataplaneHost {

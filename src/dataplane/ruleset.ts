@@ -55,6 +55,7 @@
  * consumed at their first packet, and only the client-subnet binding keeps a foreign first packet out.
  */
 import { formatIpv4, parseIpv4 } from '../util/ipv4.js';
+import { renderForwards } from '../forwards/render.js';
 import { addressRanges, renderIpsets, type IpsetSpec } from './ipset.js';
 import { renderIptables, type FirewallFragment, type IptablesJump } from './iptables.js';
 import { CT_TAG_CONSUMED, CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_OK_MARK_OFFSET, NFQUEUE_PENDING_TAG, REJECT_MARK_OFFSET, type DataplaneModel } from './model.js';
@@ -195,6 +196,9 @@ export function renderNft(model: DataplaneModel): string {
     `\t\telements = { ${pool} }`,
     '\t}',
   ];
+  // static forwards: their counters, then their rules first in each chain (none of them is a pool address)
+  const fwd = renderForwards(model.forwards ?? []);
+  for (const line of fwd.objects) out.push(line.startsWith('}') ? '\t}' : `\n\t${line}`);
   const chain = (name: string, hook: string | undefined, rules: string[]) => {
     out.push('', `\tchain ${name} {`);
     if (hook) out.push(`\t\t${hook}`);
@@ -202,7 +206,7 @@ export function renderNft(model: DataplaneModel): string {
     out.push('\t}');
   };
   const refused = model.unmatched === 'reject' ? 'jump refuse' : 'drop';
-  const forward: string[] = [];
+  const forward: string[] = [...fwd.forward];
   if (model.confirm === 'nfqueue') {
     const hosts = [...model.hosts].sort((a, b) => a.markIndex - b.markIndex);
     out.push('', '\tmap mark_dnat {', '\t\ttype mark : ipv4_addr');
@@ -211,6 +215,7 @@ export function renderNft(model: DataplaneModel): string {
     const aligned = model.markBase % 0x10000 === 0;
     const ours = aligned ? `meta mark & 0xffff0000 == ${hex(model.markBase)}` : `meta mark ${hex(model.markBase + 1)}-${hex(model.markBase + REJECT_MARK_OFFSET - 1)}`;
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', [
+      ...fwd.prerouting,
       // a TCP connection is consumed by its handshake, not its SYN: tag it pending for the handshake rules
       `ip daddr @pool ${ours} meta l4proto tcp ${setTag(NFQUEUE_PENDING_TAG)} dnat ip to meta mark map @mark_dnat`,
       // userspace accepted the first packet with markBase + host.markIndex; any other mark finds no element
@@ -235,6 +240,7 @@ export function renderNft(model: DataplaneModel): string {
     }
     out.push('', `\tcounter ${STOLEN_COUNTER} {`, '\t}', '', `\tcounter ${HANDSHAKE_COUNTER} {`, '\t}');
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', [
+      ...fwd.prerouting,
       // userspace learns a TCP consumption from the handshake's UPDATE event alone: no NEW or DESTROY events for
       // these connections (TCP_CT_EVENTS)
       `ct state new ip daddr @pool meta l4proto tcp ct event set ${TCP_CT_EVENTS} goto confirm_tcp`,
@@ -294,6 +300,7 @@ export function renderNft(model: DataplaneModel): string {
     'reject with icmp type host-unreachable',
   ]);
   chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
+    ...fwd.postrouting,
     `ip saddr ${model.lanNetwork} oifname "${model.wanInterface}" snat ip to ${model.serviceAddress}`,
   ]);
   out.push('}', '');

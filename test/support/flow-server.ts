@@ -3,15 +3,17 @@
  *   ip netns exec NS node flow-server.js --tcp 22,80,5000 --udp 5001
  * Each TCP connection / UDP datagram is answered with `<name> saw <peer address>:<peer port> <payload>`, so a
  * client proves both reachability and that the host saw its real source address. `--hold PORTS` serves
- * long-lived TCP connections that answer every line the same way. Prints "listening".
+ * long-lived TCP connections that answer every line the same way; `--http PORTS` answers every HTTP request
+ * with 200 and the body `<name> saw <peer address>:<peer port> <method> <path>`. Prints "listening".
  */
 import dgram from 'node:dgram';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { tcp: { type: 'string', default: '' }, udp: { type: 'string', default: '' }, hold: { type: 'string', default: '' }, name: { type: 'string' } },
+  options: { tcp: { type: 'string', default: '' }, udp: { type: 'string', default: '' }, hold: { type: 'string', default: '' }, http: { type: 'string', default: '' }, name: { type: 'string' } },
 });
 const name = values.name ?? os.hostname();
 const ports = (list: string) => list.split(',').filter(Boolean).map(Number);
@@ -40,6 +42,15 @@ for (const port of ports(values.hold!)) {
         }
       });
       sock.on('error', () => undefined);
+    })
+    .listen(port, '0.0.0.0', ready);
+}
+for (const port of ports(values.http!)) {
+  pending++;
+  http
+    .createServer((req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(`${name} saw ${req.socket.remoteAddress}:${req.socket.remotePort} ${req.method} ${req.url}\n`);
     })
     .listen(port, '0.0.0.0', ready);
 }
