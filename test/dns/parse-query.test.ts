@@ -12,17 +12,16 @@ test('reads id, canonical lowercase name, type and class', () => {
   assert.equal(r.kind, 'query');
   if (r.kind !== 'query') return;
   assert.equal(r.query.id, 4242);
-  assert.equal(r.query.qname, 'www.hosta.gwa.demo');
-  assert.equal(r.query.qtype, 28);
-  assert.equal(r.query.qclass, 1);
-  assert.equal(r.query.qnameStart, 12);
-  assert.equal(r.query.qnameEnd, 12 + 20);
+  assert.equal(r.query.question.name, 'www.hosta.gwa.demo');
+  assert.equal(r.query.question.type, 28);
+  assert.equal(r.query.question.class, 1);
+  assert.equal(r.query.question.spelling.length, 20);
   assert.equal(r.query.edns, undefined);
 });
 
 test('root question is the empty name', () => {
   const r = parseQuery(query('.', 'NS'));
-  assert.equal(r.kind === 'query' && r.query.qname, '');
+  assert.equal(r.kind === 'query' && r.query.question.name, '');
 });
 
 test('EDNS0: size, DO bit and IPv4 client subnet', () => {
@@ -111,13 +110,27 @@ test('any compression pointer in the question is FORMERR: into the header, onto 
   }
 });
 
-test('wire forms of the question name: client spelling and lowercase', () => {
-  const r = parseQuery(query('WwW.HostA.GWA.demo'));
+test('wire forms of the question name: as the client spelt it (a view of the packet) and lowercase', () => {
+  const packet = query('WwW.HostA.GWA.demo');
+  const r = parseQuery(packet);
   assert.equal(r.kind, 'query');
   if (r.kind !== 'query') return;
-  assert.equal(r.query.qnameWire.toString('latin1'), '\x03WwW\x05HostA\x03GWA\x04demo\x00');
-  assert.equal(r.query.qnameWireLower.toString('latin1'), '\x03www\x05hosta\x03gwa\x04demo\x00');
-  assert.equal(r.query.qnameCompressed, false);
+  const { spelling, wire } = r.query.question;
+  assert.equal(spelling.toString('latin1'), '\x03WwW\x05HostA\x03GWA\x04demo\x00');
+  assert.equal(spelling.buffer, packet.buffer, 'a view of the packet, not a copy');
+  assert.equal(spelling.byteOffset, packet.byteOffset + 12);
+  assert.equal(wire.toString('latin1'), '\x03www\x05hosta\x03gwa\x04demo\x00');
+  assert.equal(r.query.question.wire, wire, 'lowered once');
+});
+
+test('a name with escaped bytes: canonical text escapes them, the wire forms keep them', () => {
+  const packet = Buffer.from('123401000001000000000000' + '03412e62' + '0243ff' + '00' + '00010001', 'hex'); // labels "A.b" and "C", 0xff
+  const r = parseQuery(packet);
+  assert.equal(r.kind, 'query');
+  if (r.kind !== 'query') return;
+  assert.equal(r.query.question.name, 'a\\.b.c\\255');
+  assert.equal(r.query.question.spelling.toString('hex'), '03412e620243ff00');
+  assert.equal(r.query.question.wire.toString('hex'), '03612e620263ff00');
 });
 
 function withOption(code: number, data: Buffer): Buffer {

@@ -2,13 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
-import { buildTemplate, headerOnlyError, instantiate, minimalTruncated, type ResponseSpec } from '../../src/dns/wire/encode-response.js';
+import { buildTemplate, headerOnlyError, instantiate, minimalTruncated } from '../../src/dns/wire/encode-response.js';
+import { addressSlot, QUESTION_NAME, type ResponseSpec } from '../../src/dns/wire/response-spec.js';
 import { parseQuery, RCODE } from '../../src/dns/wire/parse-query.js';
 import { cnameChallengeReply } from '../../src/dns/proof/challenge-replies.js';
 
 // Whatever arrives, the wire layer yields a verdict and bytes, never an exception: parse, build a template for
-// it (an answer naming the question, as the views do), instantiate it with per-query options, and build the
-// minimal TC reply.
+// it (an answer naming the question with an address slot, as allocations do), instantiate it with an address
+// and per-query options, and build the minimal TC reply.
 
 const seeds = [
   dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'WwW.HostA.gwa.demo', type: 'A', class: 'IN' }] }),
@@ -45,9 +46,9 @@ function exercise(packet: Buffer): void {
   const query = r.kind === 'query' ? r.query : r.query!;
   const spec: ResponseSpec = {
     rcode: r.kind === 'error' ? r.rcode : RCODE.NOERROR, authoritative: true,
-    answers: [{ name: query.qname, type: 'A', ttl: 5, data: '192.0.2.1' }], authorities: [], additionals: [],
+    answers: [{ name: QUESTION_NAME, type: 'TXT', ttl: 5, data: ['x'] }, addressSlot(QUESTION_NAME, 0)], authorities: [], additionals: [],
   };
-  const t = buildTemplate(query, packet, spec, { udpPayloadSize: 1232 });
+  const t = buildTemplate(query, spec, { udpPayloadSize: 1232 });
   const ecs = query.edns?.ecs;
   const options = { cookie: query.edns?.cookie ? Buffer.concat([query.edns.cookie.client, Buffer.alloc(16, 1)]) : undefined, ecs: ecs && { ...ecs, scopePrefix: 0 } };
   for (const limit of [512, 60, Infinity]) {

@@ -5,6 +5,7 @@ import type { ZoneSource } from '../../src/dns/authority/zone-tree.js';
 import { NO_DYNAMIC_NAMES, WorkerNameTable, workerNames } from '../../src/dns/authority/worker-names.js';
 import { decide, QTYPE } from '../../src/dns/answer/decide.js';
 import { RCODE } from '../../src/dns/wire/parse-query.js';
+import { QUESTION_NAME } from '../../src/dns/wire/response-spec.js';
 
 const soa = {
   name: 'gwa.demo', type: 'SOA', ttl: 3600,
@@ -34,14 +35,14 @@ describe('worker names in DNS', () => {
   it('<worker>.<zone> A is the public address, with TTL 0', () => {
     const spec = answer('worker1.gwa.demo', QTYPE.A);
     assert.equal(spec.rcode, RCODE.NOERROR);
-    assert.deepEqual(spec.answers, [{ name: 'worker1.gwa.demo', type: 'A', ttl: 0, data: '100.64.1.130' }]);
+    assert.deepEqual(spec.answers, [{ name: QUESTION_NAME, type: 'A', ttl: 0, data: '100.64.1.130' }]);
     assert.equal(answer('worker2.gwa.demo', QTYPE.A).answers.length, 1, 'names are canonical (lowercase, no trailing dot)');
   });
 
   it('_<port>._<proto>.<worker>.<zone> SRV names the leased public port and carries the A as additional', () => {
     const tcp = answer('_10053._tcp.worker1.gwa.demo', QTYPE.SRV);
     assert.deepEqual(tcp.answers, [
-      { name: '_10053._tcp.worker1.gwa.demo', type: 'SRV', ttl: 0, data: { priority: 10, weight: 100, port: 20417, target: 'worker1.gwa.demo' } },
+      { name: QUESTION_NAME, type: 'SRV', ttl: 0, data: { priority: 10, weight: 100, port: 20417, target: 'worker1.gwa.demo' } },
     ]);
     assert.deepEqual(tcp.additionals, [{ name: 'worker1.gwa.demo', type: 'A', ttl: 0, data: '100.64.1.130' }]);
     assert.equal((answer('_10053._udp.worker1.gwa.demo', QTYPE.SRV).answers[0]!.data as { port: number }).port, 20988);

@@ -1,4 +1,4 @@
-import type { Record } from '../wire/encode-response.js';
+import type { Record } from '../wire/response-spec.js';
 import { canonicalName } from '../names.js';
 
 /** What DNS needs to know about one registered worker (src/workers' WorkersService.records() maps onto it). */

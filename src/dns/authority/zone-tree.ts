@@ -1,4 +1,4 @@
-import type { Record } from '../wire/encode-response.js';
+import type { Record } from '../wire/response-spec.js';
 import { isInZone, parentName } from '../names.js';
 
 /** What a loader hands us for one zone; structurally matches src/zones' model. */

@@ -7,7 +7,7 @@
  */
 import type { Query } from '../wire/parse-query.js';
 import { RCODE } from '../wire/parse-query.js';
-import { clientQname, minimalReply } from '../wire/encode-response.js';
+import { minimalReply } from '../wire/encode-response.js';
 
 const HEADER = 12;
 const TYPE_CNAME = 5;
@@ -36,7 +36,7 @@ export function badCookieReply(query: Query, opts: ChallengeOptions & { cookie: 
 
 /** Where the alias's zone can point into the question, and the RDATA length that gives for `labelLength`. */
 function aliasLayout(query: Query, labelLength: number, aliasZone: string): { pointer?: number; zoneWire?: Buffer; rdlength: number } {
-  const pointer = suffixOffset(clientQname(query), aliasZone);
+  const pointer = suffixOffset(query.question.spelling, aliasZone);
   if (pointer !== undefined) return { pointer, rdlength: 1 + labelLength + 2 };
   const zoneWire = encodeName(aliasZone);
   return { zoneWire, rdlength: 1 + labelLength + zoneWire.length };
@@ -45,7 +45,7 @@ function aliasLayout(query: Query, labelLength: number, aliasZone: string): { po
 /** Size of the CNAME challenge for `query`, known before an alias is spent on it (labels have a fixed length). */
 export function cnameChallengeSize(query: Query, labelLength: number, aliasZone: string, opts: ChallengeOptions): number {
   const cookie = query.edns && opts.cookie ? 4 + opts.cookie.length : 0;
-  return HEADER + query.qnameWire.length + 4 + (query.edns ? 11 + cookie : 0) + CNAME_FIXED + aliasLayout(query, labelLength, aliasZone).rdlength;
+  return HEADER + query.question.spelling.length + 4 + (query.edns ? 11 + cookie : 0) + CNAME_FIXED + aliasLayout(query, labelLength, aliasZone).rdlength;
 }
 
 /**
@@ -67,7 +67,7 @@ export function cnameChallengeReply(query: Query, aliasLabel: string, aliasZone:
   const tail = CNAME_FIXED + 1 + aliasLabel.length;
   if (zoneWire) zoneWire.copy(rr, tail);
   else rr.writeUInt16BE(0xc000 | (HEADER + pointer!), tail);
-  const questionEnd = HEADER + query.qnameWire.length + 4;
+  const questionEnd = HEADER + query.question.spelling.length + 4;
   const out = Buffer.concat([base.subarray(0, questionEnd), rr, base.subarray(questionEnd)]);
   out.writeUInt16BE(1, 6); // ANCOUNT
   return out;

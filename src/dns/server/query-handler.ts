@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { CircularPool, Reservation } from '../../pool/circular-pool.js';
 import type { View } from '../authority/views.js';
-import { allocationSpec, decide, emptyAnswer, type Decision } from '../answer/decide.js';
+import { allocationAnswer, decide, emptyAnswer, type Decision } from '../answer/decide.js';
 import { ResponseCache, type CacheEntry } from '../answer/response-cache.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { AllocationGate, Ticket } from '../admission/allocation-gate.js';
 import type { AliasGrant } from '../proof/alias-challenges.js';
 import type { DnsMetrics } from '../metrics.js';
-import { buildTemplate, headerOnlyError, instantiate, minimalTruncated, udpLimit, type PerQueryOptions, type ResponseSpec } from '../wire/encode-response.js';
+import { buildTemplate, headerOnlyError, instantiate, minimalTruncated, udpLimit, type PerQueryOptions } from '../wire/encode-response.js';
+import { ownerName, type ResponseSpec } from '../wire/response-spec.js';
 import { rrlResponseKey, type Rrl } from './rrl.js';
 import { ThrottledLog } from '../../log/throttle.js';
 import { parseQuery, RCODE, type Query } from '../wire/parse-query.js';
@@ -40,7 +41,6 @@ export interface QueryHandlerDeps {
   rrl?: Rrl;
 }
 
-const PLACEHOLDER = '0.0.0.0';
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 type Allocation = Extract<Decision, { kind: 'allocate' }>;
@@ -86,12 +86,12 @@ export class QueryHandler {
         return headerOnlyError(parsed.id, parsed.flags, parsed.rcode);
       }
       const spec: ResponseSpec = { rcode: parsed.rcode, authoritative: false, answers: [], authorities: [], additionals: [] };
-      return this.send(buildTemplate(parsed.query, packet, spec, this.deps), parsed.query, transport, client);
+      return this.send(buildTemplate(parsed.query, spec, this.deps), parsed.query, transport, client);
     }
     const query = parsed.query;
     const aliases = this.deps.gate?.aliases;
-    if (aliases?.isAlias(query.qname)) return this.aliasFollowUp(query, packet, transport, client);
-    const entry = this.entryFor(query, packet);
+    if (aliases?.isAlias(query.question.name)) return this.aliasFollowUp(query, packet, transport, client);
+    const entry = this.entryFor(query);
     return this.carryOut(entry, query, packet, transport, client);
   }
 
@@ -102,16 +102,19 @@ export class QueryHandler {
    */
   private aliasFollowUp(query: Query, packet: Buffer, transport: Transport, client: string) {
     const gate = this.deps.gate!;
-    const grant = gate.aliases!.redeem(query.qname, this.deps.now());
-    const decision = grant && decide(this.deps.view, grant.qname, grant.qtype, query.qclass);
+    const { question } = query;
+    const grant = gate.aliases!.redeem(question.name, this.deps.now());
+    const decision = grant && decide(this.deps.view, grant.qname, grant.qtype, question.class);
     if (!grant || decision?.kind !== 'allocate') {
       if (!grant) gate.stats.aliasesUnknown++;
-      const d = decide(this.deps.view, query.qname, query.qtype, query.qclass);
+      const d = decide(this.deps.view, question.name, question.type, question.class);
       const spec = d.kind === 'answer' ? d.spec : emptyAnswer(this.deps.view);
-      return this.sendLimited(buildTemplate(query, packet, spec, this.deps), query, transport, client);
+      return this.sendLimited(buildTemplate(query, spec, this.deps), query, transport, client);
     }
-    const template = buildTemplate(query, packet, allocationSpec(this.deps.view, query.qname, decision, PLACEHOLDER), this.deps);
-    return this.allocate({ decision, template }, query, packet, transport, client, grant);
+    // Not decision.spec: that answers the service's own name, and an SRV's glue is owned by that name when it
+    // was the question. Here the question is the alias.
+    const spec = allocationAnswer(this.deps.view, question.name, decision.service, decision.shape);
+    return this.allocate({ decision, template: buildTemplate(query, spec, this.deps) }, query, packet, transport, client, grant);
   }
 
   /** Drops every cached answer; call after zones or policies change. */
@@ -119,23 +122,18 @@ export class QueryHandler {
     this.cache.clear();
   }
 
-  private entryFor(query: Query, packet: Buffer): CacheEntry {
-    const cacheable = !query.qnameCompressed;
-    const key = cacheable ? ResponseCache.key(query.qname, query.qtype, query.qclass, !!query.edns, !!query.edns?.dnssecOk) : '';
-    if (cacheable) {
-      const hit = this.cache.get(key);
-      if (hit) {
-        this.deps.metrics.cacheHits++;
-        return hit;
-      }
+  private entryFor(query: Query): CacheEntry {
+    const { question } = query;
+    const key = ResponseCache.key(question.name, question.type, question.class, !!query.edns, !!query.edns?.dnssecOk);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.deps.metrics.cacheHits++;
+      return hit;
     }
-    const decision = decide(this.deps.view, query.qname, query.qtype, query.qclass);
-    const spec =
-      decision.kind === 'answer' ? decision.spec :
-      decision.kind === 'allocate' ? allocationSpec(this.deps.view, query.qname, decision, PLACEHOLDER) :
-      emptyAnswer(this.deps.view); // forward: the template is unused
-    const entry = { decision, template: buildTemplate(query, packet, spec, this.deps) };
-    if (cacheable) this.cache.set(key, entry);
+    const decision = decide(this.deps.view, question.name, question.type, question.class);
+    const spec = decision.kind === 'forward' ? emptyAnswer(this.deps.view) : decision.spec; // forward: the template is unused
+    const entry = { decision, template: buildTemplate(query, spec, this.deps) };
+    this.cache.set(key, entry);
     return entry;
   }
 
@@ -165,8 +163,8 @@ export class QueryHandler {
         packet,
         transport,
         client,
-        qname: alias?.qname ?? query.qname,
-        qtype: alias?.qtype ?? query.qtype,
+        qname: alias?.qname ?? query.question.name,
+        qtype: alias?.qtype ?? query.question.type,
         key: { protocol: s.protocol, port: s.port },
         alias,
       });
@@ -180,7 +178,7 @@ export class QueryHandler {
         // Policy, not scarcity: waiting would not change the answer, so TCP gets its empty answer at once.
         this.deps.metrics.policyRefused++;
         if (transport === 'udp') return undefined;
-        return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, 'tcp', client);
+        return this.send(buildTemplate(query, emptyAnswer(this.deps.view), this.deps), query, 'tcp', client);
       }
       ticket = verdict.ticket;
     }
@@ -248,7 +246,7 @@ export class QueryHandler {
       }
     }
     this.deps.metrics.exhaustedTcpEmpty++;
-    return this.send(buildTemplate(query, packet, emptyAnswer(this.deps.view), this.deps), query, 'tcp', client);
+    return this.send(buildTemplate(query, emptyAnswer(this.deps.view), this.deps), query, 'tcp', client);
   }
 
   private async forward(query: Query, packet: Buffer, transport: Transport, client: string): Promise<Buffer | undefined> {
@@ -260,7 +258,7 @@ export class QueryHandler {
     }
     this.deps.metrics.forwardFailed++;
     const spec: ResponseSpec = { rcode: RCODE.SERVFAIL, authoritative: false, recursionAvailable: true, answers: [], authorities: [], additionals: [] };
-    return this.send(buildTemplate(query, packet, spec, this.deps), query, transport, client);
+    return this.send(buildTemplate(query, spec, this.deps), query, transport, client);
   }
 
   /**
@@ -272,7 +270,9 @@ export class QueryHandler {
     if (rrl && transport === 'udp') {
       const spec = template.spec;
       const kind = spec.rcode === RCODE.NXDOMAIN ? 'nxdomain' : spec.rcode !== RCODE.NOERROR ? 'error' : spec.answers.length === 0 ? 'nodata' : 'answer';
-      const verdict = rrl.check(client, rrlResponseKey(kind, spec.rcode, query.qname, query.qtype, spec.authorities[0]?.name), this.deps.now());
+      const { name, type } = query.question;
+      const zone = spec.authorities[0] && ownerName(spec.authorities[0], name);
+      const verdict = rrl.check(client, rrlResponseKey(kind, spec.rcode, name, type, zone), this.deps.now());
       if (verdict !== 'send') this.refusals.error('rate-limited', { client }, 'answers to this client prefix rate-limited (RRL: dropped, every slip-th truncated)');
       if (verdict === 'drop') {
         this.deps.metrics.rrlDropped++;

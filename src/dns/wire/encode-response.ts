@@ -1,38 +1,25 @@
 import type dnsPacket from 'dns-packet';
-import { recordCodec } from './codec.js';
+import { nameCodec, recordCodec } from './codec.js';
 import type { Query } from './parse-query.js';
 import { OPTION_CLIENT_SUBNET, OPTION_COOKIE, TYPE_OPT } from './parse-query.js';
-
-/** A resource record in dns-packet's shape, owner as a canonical name. */
-export interface Record {
-  name: string;
-  type: string;
-  ttl: number;
-  data: unknown;
-}
-
-export interface ResponseSpec {
-  rcode: number;
-  authoritative: boolean;
-  /** Recursion available: set on the LAN view, where we forward for the hosts. */
-  recursionAvailable?: boolean;
-  answers: Record[];
-  authorities: Record[];
-  additionals: Record[];
-}
+import { ADDRESS_SLOT, QUESTION_NAME, type AnswerRecord, type ResponseSpec } from './response-spec.js';
+import { presentation } from '../names.js';
 
 /**
- * An encoded response, independent of the query that caused it: ID, RD/CD bits and the case of the question
- * name are patched in per query by `instantiate`, so one template serves every query for the same question.
+ * An encoded response, independent of the query that caused it: ID, RD/CD bits, the client's spelling of the
+ * question name and the reserved address are patched in per query by `instantiate`, so one template serves
+ * every query for the same question.
  */
 export interface ResponseTemplate {
   full: Buffer;
   /** The same answer cut down to header, question and OPT with TC set, built on first need. */
   truncated?: Buffer;
-  /** Offsets at which the question name is written (question and owner names), for case echo. */
+  /** Offsets at which the question's name is written (the question and the owners QUESTION_NAME stands for). */
   nameOffsets: number[];
-  /** Offset of the first A record's RDATA (-1 if none), for allocated answers whose address changes per query. */
+  /** Offset of the address slot's 4 bytes, -1 when the spec has none. */
   addressOffset: number;
+  /** End of the question section (header, name, type, class). */
+  questionEnd: number;
   spec: ResponseSpec;
   hasEdns: boolean;
   dnssecOk: boolean;
@@ -47,15 +34,15 @@ const FLAG_TC = 0x0200;
 const FLAG_RA = 0x0080;
 /** Bits copied from the query: opcode, RD, CD. */
 const ECHO_MASK = 0x7800 | 0x0100 | 0x0010;
+const TYPE_A = 1;
+const CLASS_IN = 1;
+/** Type, class, TTL and RDLENGTH: what follows a record's owner. */
+const RR_FIXED = 10;
+const IPV4_LENGTH = 4;
 
 export interface EncodeOptions {
   /** Our EDNS UDP payload size, advertised in OPT. */
   udpPayloadSize: number;
-}
-
-/** The question name exactly as the client spelt it, uncompressed (parse-query refuses compressed questions). */
-export function clientQname(query: Query): Buffer {
-  return query.qnameWire;
 }
 
 /**
@@ -74,42 +61,52 @@ interface Layout {
   addressOffset: number;
 }
 
-/** The question in wire form, for owners equal to it; its canonical text, to recognise them. */
-interface Qname {
-  text: string;
-  wire: Buffer;
-}
-
-function asAnswer(rr: Record, name: string): dnsPacket.Answer {
+function asAnswer(rr: AnswerRecord, name: string): dnsPacket.Answer {
   return { name, type: rr.type, class: 'IN', ttl: rr.ttl, data: rr.data } as dnsPacket.Answer;
 }
 
+/** Writes the owner of the address slot; its other owners go through dns-packet with the rest of the record. */
+function writeOwner(rr: AnswerRecord, buf: Buffer, offset: number, qwire: Buffer): number {
+  if (rr.name === QUESTION_NAME) return offset + qwire.copy(buf, offset);
+  nameCodec.encode(presentation(rr.name), buf, offset);
+  return offset + nameCodec.encode.bytes;
+}
+
 /**
- * Owners equal to the question are written from its wire form, not re-encoded from text: dns-packet does not
- * read our escapes (\046, \.), and the per-query case patch must overwrite exactly the bytes it replaces.
+ * Owners that are the question are written from its wire form, not re-encoded from text: dns-packet does not
+ * read our escapes (\046, \.), and the per-query spelling must overwrite exactly the bytes it replaces. The
+ * address slot's RDATA is left zero (the buffer is zero-filled) for `instantiate` to fill.
  */
-function writeRecords(records: Record[], buf: Buffer, offset: number, q: Qname, layout: Layout): number {
+function writeRecords(records: AnswerRecord[], buf: Buffer, offset: number, qwire: Buffer, layout: Layout): number {
   for (const rr of records) {
-    if (rr.name === q.text) {
-      layout.nameOffsets.push(offset);
+    if (rr.name === QUESTION_NAME) layout.nameOffsets.push(offset);
+    if (rr.data === ADDRESS_SLOT) {
+      offset = writeOwner(rr, buf, offset, qwire);
+      buf.writeUInt16BE(TYPE_A, offset);
+      buf.writeUInt16BE(CLASS_IN, offset + 2);
+      buf.writeUInt32BE(rr.ttl, offset + 4);
+      buf.writeUInt16BE(IPV4_LENGTH, offset + 8);
+      layout.addressOffset = offset + RR_FIXED;
+      offset += RR_FIXED + IPV4_LENGTH;
+    } else if (rr.name === QUESTION_NAME) {
       // Encode with the root as owner one byte before the name's end, then lay the name over it.
-      recordCodec.encode(asAnswer(rr, '.'), buf, offset + q.wire.length - 1);
-      q.wire.copy(buf, offset);
-      offset += q.wire.length - 1 + recordCodec.encode.bytes;
+      recordCodec.encode(asAnswer(rr, '.'), buf, offset + qwire.length - 1);
+      qwire.copy(buf, offset);
+      offset += qwire.length - 1 + recordCodec.encode.bytes;
     } else {
-      recordCodec.encode(asAnswer(rr, rr.name === '' ? '.' : rr.name), buf, offset);
+      recordCodec.encode(asAnswer(rr, presentation(rr.name)), buf, offset);
       offset += recordCodec.encode.bytes;
     }
-    // An A record ends with its 4-byte address: remember the first one so allocations can patch it.
-    if (rr.type === 'A' && layout.addressOffset < 0) layout.addressOffset = offset - 4;
   }
   return offset;
 }
 
-function recordsLength(records: Record[], q: Qname): number {
+function recordsLength(records: AnswerRecord[], qwire: Buffer): number {
   let n = 0;
   for (const rr of records) {
-    n += rr.name === q.text ? q.wire.length - 1 + recordCodec.encodingLength(asAnswer(rr, '.')) : recordCodec.encodingLength(asAnswer(rr, rr.name === '' ? '.' : rr.name));
+    if (rr.data === ADDRESS_SLOT) n += (rr.name === QUESTION_NAME ? qwire.length : nameCodec.encodingLength(presentation(rr.name))) + RR_FIXED + IPV4_LENGTH;
+    else if (rr.name === QUESTION_NAME) n += qwire.length - 1 + recordCodec.encodingLength(asAnswer(rr, '.'));
+    else n += recordCodec.encodingLength(asAnswer(rr, presentation(rr.name)));
   }
   return n;
 }
@@ -140,35 +137,33 @@ function writeHeader(buf: Buffer, spec: ResponseSpec, counts: [number, number, n
   buf.writeUInt16BE(counts[3], 10);
 }
 
-/**
- * Builds the template for `spec` answering `query`. `_packet` is no longer read (the question's wire forms
- * come parsed in `query`); it stays only so callers need not change in the same commit.
- */
-export function buildTemplate(query: Query, _packet: Buffer, spec: ResponseSpec, opts: EncodeOptions): ResponseTemplate {
-  const qwire = query.qnameWireLower;
+/** Encodes `spec` as the answer to `query`'s question, noting where the per-query parts go. */
+export function buildTemplate(query: Query, spec: ResponseSpec, opts: EncodeOptions): ResponseTemplate {
+  const { question } = query;
+  const qwire = question.wire;
   const hasEdns = query.edns !== undefined;
   const extendedRcode = spec.rcode >> 4;
-  const q: Qname = { text: query.qname, wire: qwire };
   const size =
-    HEADER + qwire.length + 4 + recordsLength(spec.answers, q) + recordsLength(spec.authorities, q) + recordsLength(spec.additionals, q) + (hasEdns ? OPT_LENGTH : 0);
+    HEADER + qwire.length + 4 + recordsLength(spec.answers, qwire) + recordsLength(spec.authorities, qwire) + recordsLength(spec.additionals, qwire) + (hasEdns ? OPT_LENGTH : 0);
   const buf = Buffer.alloc(size);
   writeHeader(buf, spec, [1, spec.answers.length, spec.authorities.length, spec.additionals.length + (hasEdns ? 1 : 0)], false);
   const layout: Layout = { nameOffsets: [HEADER], addressOffset: -1 };
   qwire.copy(buf, HEADER);
   let offset = HEADER + qwire.length;
-  buf.writeUInt16BE(query.qtype, offset);
-  buf.writeUInt16BE(query.qclass, offset + 2);
+  buf.writeUInt16BE(question.type, offset);
+  buf.writeUInt16BE(question.class, offset + 2);
   offset += 4;
-  offset = writeRecords(spec.answers, buf, offset, q, layout);
-  offset = writeRecords(spec.authorities, buf, offset, q, layout);
-  offset = writeRecords(spec.additionals, buf, offset, q, layout);
+  const questionEnd = offset;
+  offset = writeRecords(spec.answers, buf, offset, qwire, layout);
+  offset = writeRecords(spec.authorities, buf, offset, qwire, layout);
+  offset = writeRecords(spec.additionals, buf, offset, qwire, layout);
   if (hasEdns) writeOpt(buf, offset, opts.udpPayloadSize, extendedRcode, query.edns!.dnssecOk);
-  return { full: buf, ...layout, spec, hasEdns, dnssecOk: query.edns?.dnssecOk ?? false, extendedRcode };
+  return { full: buf, ...layout, questionEnd, spec, hasEdns, dnssecOk: query.edns?.dnssecOk ?? false, extendedRcode };
 }
 
 function truncatedOf(t: ResponseTemplate): Buffer {
   if (t.truncated) return t.truncated;
-  const qEnd = t.nameOffsets.length > 0 ? questionEnd(t.full) : HEADER;
+  const qEnd = t.questionEnd;
   const size = qEnd + (t.hasEdns ? OPT_LENGTH : 0);
   const buf = Buffer.alloc(size);
   t.full.copy(buf, 0, 0, qEnd);
@@ -176,12 +171,6 @@ function truncatedOf(t: ResponseTemplate): Buffer {
   if (t.hasEdns) writeOpt(buf, qEnd, t.full.readUInt16BE(t.full.length - OPT_LENGTH + 3), t.extendedRcode, t.dnssecOk);
   t.truncated = buf;
   return buf;
-}
-
-function questionEnd(buf: Buffer): number {
-  let o = HEADER;
-  while (buf[o] !== 0) o += buf[o] + 1;
-  return o + 1 + 4;
 }
 
 /** Bytes the per-query options add to the OPT record. */
@@ -224,8 +213,8 @@ function appendOptions(out: Buffer, optRdataStart: number, end: number, options:
 /**
  * Produces the bytes to send for `query` from a template: a fresh buffer with the query's ID, echoed flag bits,
  * the client's spelling of the name and, when the template has an OPT record, the per-query `options`.
- * `limit` is the UDP size the client accepts (Infinity over TCP); the options count against it. `_packet` is
- * unused, as in buildTemplate.
+ * `limit` is the UDP size the client accepts (Infinity over TCP); the options count against it. `address`
+ * fills the template's address slot; a truncated answer has none.
  */
 export function instantiate(t: ResponseTemplate, query: Query, limit: number, address?: number, options?: PerQueryOptions): Buffer {
   const extra = t.hasEdns ? perQueryOptionsLength(options) : 0;
@@ -235,7 +224,7 @@ export function instantiate(t: ResponseTemplate, query: Query, limit: number, ad
   src.copy(out);
   out.writeUInt16BE(query.id, 0);
   out.writeUInt16BE((out.readUInt16BE(2) & ~ECHO_MASK) | (query.flags & ECHO_MASK), 2);
-  const name = clientQname(query);
+  const name = query.question.spelling;
   if (truncate) name.copy(out, HEADER); // the truncated form keeps only the question
   else for (const at of t.nameOffsets) name.copy(out, at);
   if (address !== undefined && !truncate && t.addressOffset >= 0) out.writeUInt32BE(address >>> 0, t.addressOffset);
@@ -265,7 +254,8 @@ export function minimalTruncated(query: Query, opts: MinimalReplyOptions, option
 /** Header, question and OPT only (with the per-query options): TC=1, or an error such as BADCOOKIE. */
 export function minimalReply(query: Query, opts: MinimalReplyOptions, options?: PerQueryOptions): Buffer {
   const hasEdns = query.edns !== undefined;
-  const qEnd = HEADER + query.qnameWire.length + 4;
+  const { question } = query;
+  const qEnd = HEADER + question.spelling.length + 4;
   const extra = hasEdns ? perQueryOptionsLength(options) : 0;
   const out = Buffer.alloc(qEnd + (hasEdns ? OPT_LENGTH + extra : 0));
   const spec: ResponseSpec = {
@@ -279,9 +269,9 @@ export function minimalReply(query: Query, opts: MinimalReplyOptions, options?: 
   writeHeader(out, spec, [1, 0, 0, hasEdns ? 1 : 0], opts.truncated ?? false);
   out.writeUInt16BE(query.id, 0);
   out.writeUInt16BE(out.readUInt16BE(2) | (query.flags & ECHO_MASK), 2);
-  query.qnameWire.copy(out, HEADER);
-  out.writeUInt16BE(query.qtype, qEnd - 4);
-  out.writeUInt16BE(query.qclass, qEnd - 2);
+  question.spelling.copy(out, HEADER);
+  out.writeUInt16BE(question.type, qEnd - 4);
+  out.writeUInt16BE(question.class, qEnd - 2);
   if (hasEdns) {
     const end = writeOpt(out, qEnd, opts.udpPayloadSize, spec.rcode >> 4, query.edns!.dnssecOk);
     if (extra > 0) appendOptions(out, end, end, options!);

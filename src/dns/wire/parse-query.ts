@@ -39,31 +39,43 @@ export interface Edns {
   cookie?: CookieOption;
 }
 
+/**
+ * The one question of a query, read once off the wire, in the three forms its users need: the canonical name
+ * to decide and key caches on, the lowercase wire form that cached templates hold, and the client's own
+ * spelling to echo (0x20 case randomisation). Nothing downstream converts between them again.
+ */
+export class Question {
+  /** Canonical name: lowercase, no trailing dot; labels with '.', '\\' or non-printable bytes escaped. */
+  readonly name: string;
+  /**
+   * The name in wire form exactly as the client spelt it: a view of the packet, not a copy, and never
+   * compressed (see readQuestionName). Written over the name in every answer sent to this client.
+   */
+  readonly spelling: Buffer;
+  readonly type: number;
+  readonly class: number;
+  private lowered?: Buffer;
+
+  constructor(name: string, spelling: Buffer, type: number, qclass: number) {
+    this.name = name;
+    this.spelling = spelling;
+    this.type = type;
+    this.class = qclass;
+  }
+
+  /** The wire form lowercased: what a template holds. Made on first need (a cache miss), not per query. */
+  get wire(): Buffer {
+    return (this.lowered ??= lowerWire(this.spelling));
+  }
+}
+
 export interface Query {
   id: number;
   /** Raw header flags word of the query. */
   flags: number;
   opcode: number;
-  /** Canonical question name: lowercase, no trailing dot; labels with '.', '\\' or non-printable bytes escaped. */
-  qname: string;
-  /** Where the question name sits in the packet (always 12 .. qnameEnd: the question is never compressed). */
-  qnameStart: number;
-  qnameEnd: number;
-  /**
-   * The question name in wire form as the client spelt it (a view of the packet, not a copy); patched into
-   * cached responses to echo the client's case (0x20 randomisation).
-   */
-  qnameWire: Buffer;
-  /** The same wire form lowercased (a fresh buffer): what cached templates hold. */
-  qnameWireLower: Buffer;
-  /**
-   * Always false: a compressed question name is malformed (see readQuestionName). Kept until the query
-   * handler stops reading it.
-   * @deprecated
-   */
-  qnameCompressed: false;
-  qtype: number;
-  qclass: number;
+  /** Sits at offset 12 of the packet, up to 12 + question.spelling.length + 4. */
+  question: Question;
   edns?: Edns;
 }
 
@@ -195,20 +207,8 @@ export function parseQuery(buf: Buffer): ParseResult {
   }
   const qn = readQuestionName(buf, 12);
   if (!qn || qn.end + 4 > buf.length) return { kind: 'error', id, flags, rcode: RCODE.FORMERR, reason: 'malformed question' };
-  const qnameWire = buf.subarray(12, qn.end);
-  const query: Query = {
-    id,
-    flags,
-    opcode,
-    qname: qn.name,
-    qnameStart: 12,
-    qnameEnd: qn.end,
-    qnameWire,
-    qnameWireLower: lowerWire(qnameWire),
-    qnameCompressed: false,
-    qtype: buf.readUInt16BE(qn.end),
-    qclass: buf.readUInt16BE(qn.end + 2),
-  };
+  const question = new Question(qn.name, buf.subarray(12, qn.end), buf.readUInt16BE(qn.end), buf.readUInt16BE(qn.end + 2));
+  const query: Query = { id, flags, opcode, question };
   if (opcode !== 0) return { kind: 'error', id, flags, rcode: RCODE.NOTIMP, reason: `opcode ${opcode}`, query };
 
   let offset = qn.end + 4;

@@ -132,6 +132,20 @@ test('CNAME challenge: the follow-up for the alias reserves once; a replay or a 
   assert.equal(gate.stats.aliasesUnknown, 2);
 });
 
+test('CNAME challenge for SRV: the follow-up answers under the alias; the address stays with the SRV target', async () => {
+  const { ask, pool } = setup({ udp: ['cname', 'tcp'] });
+  const target = '_80._tcp.www.hosta.gwa.demo';
+  const r = (await ask(target, { type: 'SRV' }))!;
+  const cname = r.msg.answers![0] as dnsPacket.StringAnswer;
+  assert.equal(cname.type, 'CNAME');
+  const follow = (await ask(cname.data, { type: 'SRV' }))!;
+  const srv = follow.msg.answers![0] as dnsPacket.SrvAnswer;
+  assert.deepEqual([srv.name, srv.type, srv.data.target, srv.data.port], [cname.data, 'SRV', target, 80]);
+  const glue = follow.msg.additionals!.filter((rr) => rr.type === 'A') as dnsPacket.StringAnswer[];
+  assert.deepEqual(glue.map((rr) => [rr.name, rr.data]), [[target, '100.64.1.131']]);
+  assert.equal(pool.stats.reserved, 1);
+});
+
 test('a CNAME challenge that would exceed 1.5x of the query falls back to TC=1', async () => {
   const { ask, gate } = setup({ udp: ['cname', 'tcp'] });
   const r = (await ask('hosta.gwa.demo'))!; // short name: the alias record is too large a share
