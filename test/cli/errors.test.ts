@@ -109,3 +109,17 @@ test('worker --once that cannot reach its gateway gives up with RGW_WORKER_FAILE
   assertEndsWith(r, 1, 'RGW_WORKER_FAILED', /^worker agent: /);
   assert.equal(r.stdout, '', 'no endpoints printed');
 });
+
+test('run that cannot bind its DNS listener ends with RGW_START_FAILED, the details in its log', async () => {
+  // DNS only (no dataplane, workers or STUN), so nothing reaches the kernel; 192.0.2.x (TEST-NET-1) is never local.
+  const cfg = await demoWith((c) => {
+    for (const key of ['dataplane', 'workers', 'stun']) delete c[key];
+    const dns = c.dns as { wan: { listen: { address: string }[] }; lan: { listen: { address: string }[] } };
+    dns.wan.listen = [{ address: '192.0.2.1' }];
+    dns.lan.listen = [{ address: '192.0.2.2' }];
+    delete c.admin;
+  });
+  const r = cli('run', '--config', cfg);
+  assertEndsWith(r, 1, 'RGW_START_FAILED', /^the gateway failed to start: .*EADDRNOTAVAIL 192\.0\.2\.\d:53$/);
+  assert.match(r.stdout, /"msg":"gateway failed to start"/, 'the log line keeps the whole error');
+});
