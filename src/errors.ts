@@ -1,3 +1,5 @@
+import type { ErrorCode } from './errors/catalogue.js';
+
 /**
  * One problem found in operator input (config, zone file, policy file).
  * Every loader reports all problems it finds, never just the first, so an operator can fix a file in one pass.
@@ -23,9 +25,12 @@ export function formatProblem(p: Problem): string {
   return `${where}: ${formatPath(p.path)}: ${p.reason}`;
 }
 
-/** Thrown when input is invalid; carries every problem so callers can print them all and apply nothing. */
+/**
+ * Thrown when input is invalid; carries every problem so callers can print them all and apply nothing. The
+ * message is the problems themselves (what a log or a test wants); the CLI adds the catalogue's summary line.
+ */
 export class InputError extends Error {
-  readonly code = 'RGW_INVALID_INPUT';
+  readonly code = 'RGW_INVALID_INPUT' satisfies ErrorCode;
   constructor(readonly problems: Problem[]) {
     super(problems.map(formatProblem).join('\n'));
     this.name = 'InputError';

@@ -13,6 +13,7 @@ import { cleanupNftWorkers } from '../workers/backends/nft-backend.js';
 import { DEFAULT_NFT_WORKERS_TABLE } from '../workers/backends/nft-render.js';
 import { IpvsBackend } from '../workers/backends/ipvs-backend.js';
 import { renderRuleset, type RenderedRuleset } from '../dataplane/ruleset.js';
+import { RealmgwError } from '../errors/realmgw-error.js';
 
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -43,16 +44,10 @@ export async function rulesCommand(inputs: GatewayInputs): Promise<number> {
     const model = buildDataplaneModel(inputs);
     rendered = renderRuleset(model, { firewall: renderFirewall(model) });
   } catch (err) {
-    process.stderr.write(`realmgw rules: ${errText(err)}\n`);
-    return 1;
+    throw new RealmgwError('RGW_RULES_RENDER', { reason: errText(err) }, { cause: err });
   }
   process.stdout.write(formatRuleset(rendered));
-  try {
-    await nftCheck(new CommandRunner(), rendered.nft);
-  } catch (err) {
-    process.stderr.write(`realmgw rules: ${errText(err)}\n`);
-    return 1;
-  }
+  await nftCheck(new CommandRunner(), rendered.nft);
   process.stderr.write('realmgw rules: nft -c accepted the ruleset (nothing was changed)\n');
   return 0;
 }
@@ -89,7 +84,6 @@ export async function cleanupCommand(inputs: GatewayInputs | undefined): Promise
     return 0;
   } catch (err) {
     if (err instanceof KernelStateError) for (const line of err.removed) process.stdout.write(`removed: ${line}\n`);
-    process.stderr.write(`realmgw cleanup: ${errText(err)}\n`);
-    return 1;
+    throw err;
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { InputError, formatProblem } from '../errors.js';
+import { RealmgwError } from '../errors/realmgw-error.js';
+import { endsCommand, reportError } from './report-error.js';
 import { loadInputs } from '../inputs.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
@@ -29,11 +30,19 @@ Options:
       --log-level L   fatal|error|warn|info|debug|trace (overrides the config)
       --pretty        human-readable logs even when stdout is not a terminal
 
-Exit status: 0 ok, 1 invalid input or failure to start, 2 usage error.`;
+Exit status: 0 ok, 1 invalid input or failure to start, 2 usage error.
+Errors are printed as CODE: message; the README lists every code.`;
 
-function usage(message: string): never {
-  process.stderr.write(`realmgw: ${message}\n\n${HELP}\n`);
-  process.exit(2);
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+function usage(reason: string): never {
+  throw new RealmgwError('RGW_USAGE', { reason });
+}
+
+/** An error that ends `run` at start-up keeps its own code when it has one an operator can look up. */
+function startFailure(err: unknown): Error {
+  if (endsCommand(err)) return err;
+  return new RealmgwError('RGW_START_FAILED', { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -55,6 +64,9 @@ async function main(argv: string[]): Promise<number> {
     usage((err as Error).message);
   }
   const { values, positionals } = parsed;
+  const level = values['log-level'];
+  // Checked before anything is loaded: pino would only refuse it once the gateway is half built.
+  if (level !== undefined && !LOG_LEVELS.includes(level)) throw new RealmgwError('RGW_LOG_LEVEL', { level, levels: LOG_LEVELS.join('|') });
   if (values.help || positionals[0] === 'help') {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -68,25 +80,9 @@ async function main(argv: string[]): Promise<number> {
   if (values.json && command !== 'workers') usage('--json is an option of workers');
   // A worker's config is not a gateway config: nothing below applies to it.
   if (command === 'worker') return workerCommand(values.config, { once: values.once === true, logLevel: values['log-level'], pretty: values.pretty });
-  if (command === 'workers') {
-    try {
-      return await workersCommand(loadConfig(values.config), values.json === true);
-    } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      return 1;
-    }
-  }
+  if (command === 'workers') return workersCommand(loadConfig(values.config), values.json === true);
 
-  let inputs;
-  try {
-    inputs = loadInputs(values.config);
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-    process.stderr.write(`realmgw: ${err.problems.length} problem(s) found; nothing was applied\n`);
-    return 1;
-  }
+  const inputs = loadInputs(values.config);
 
   if (command === 'rules') return rulesCommand(inputs);
   if (command === 'cleanup') return cleanupCommand(inputs);
@@ -107,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     await gateway.start();
   } catch (err) {
     log.fatal({ err }, 'gateway failed to start');
-    return 1;
+    throw startFailure(err);
   }
   log.info({ endpoints: gateway.endpoints, pool: inputs.config.poolAddresses.length }, 'realmgw running');
 
@@ -122,7 +118,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`realmgw: ${(err as Error).stack ?? err}\n`);
-    process.exitCode = 1;
+    const report = reportError(err);
+    for (const line of report.lines) process.stderr.write(`${line}\n`);
+    if (err instanceof RealmgwError && err.code === 'RGW_USAGE') process.stderr.write(`\n${HELP}\n`);
+    process.exitCode = report.exit;
   },
 );

@@ -48,6 +48,18 @@ export function parseYaml(text: string, file: string): { doc: Document; lines: L
   return { doc, lines, problems };
 }
 
+/**
+ * The document as plain data. yaml refuses to expand more aliases than its maxAliasCount (an "alias bomb", a
+ * few lines that expand to gigabytes); that refusal is a problem of the file, reported like any other.
+ */
+export function yamlData(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS() ?? {};
+  } catch (err) {
+    throw new InputError([{ file, path: [], reason: `YAML: ${(err as Error).message}` }]);
+  }
+}
+
 /** What the config is checked against on this host. */
 export interface HostFacts {
   /** net.ipv4.ip_local_port_range of the namespace the gateway runs in. */
@@ -95,7 +107,7 @@ export function loadConfig(file: string): GatewayConfig {
 export function parseConfigText(text: string, abs: string, host: HostFacts = readHostFacts()): GatewayConfig {
   const { doc, lines, problems } = parseYaml(text, abs);
   if (problems.length) throw new InputError(problems);
-  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  const parsed = configSchema.safeParse(yamlData(doc, abs));
   if (!parsed.success) throw new InputError(schemaProblems(parsed.error.issues, doc, lines, abs));
   const data = parsed.data;
   const base = path.dirname(abs);

@@ -4,6 +4,8 @@
  * namespace (`ip netns exec NS ...`), which is how tests and `realmgw` driving another namespace work:
  * node itself cannot enter one.
  */
+import type { ErrorCode } from '../errors/catalogue.js';
+import { errorMessage } from '../errors/realmgw-error.js';
 import { execa } from 'execa';
 export interface CommandResult {
   code: number;
@@ -20,12 +22,12 @@ export interface CommandOptions {
 
 /** A tool failed (non-zero exit, killed, or missing); carries what it printed. */
 export class CommandError extends Error {
-  readonly code = 'RGW_COMMAND_FAILED';
+  readonly code = 'RGW_COMMAND_FAILED' satisfies ErrorCode;
   constructor(
     readonly command: string,
     readonly result: CommandResult,
   ) {
-    super(`${command}: exit ${result.code}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`);
+    super(errorMessage('RGW_COMMAND_FAILED', { command, status: String(result.code), stderr: result.stderr.trim() ? `: ${result.stderr.trim()}` : '' }));
     this.name = 'CommandError';
   }
 }

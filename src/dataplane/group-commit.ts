@@ -8,12 +8,14 @@
  * garbage collection (rhashtable). The pending sets collect every 20 ms (ruleset.ts), so the transaction is
  * tried again after a pause, still ahead of everything queued behind it.
  */
+import type { ErrorCode } from '../errors/catalogue.js';
+import { errorMessage } from '../errors/realmgw-error.js';
 import type { Logger } from '../log.js';
 
 export class NftError extends Error {
-  readonly code = 'RGW_NFT_FAILED';
+  readonly code = 'RGW_NFT_FAILED' satisfies ErrorCode;
   constructor(message: string) {
-    super(message);
+    super(errorMessage('RGW_NFT_FAILED', { reason: message }));
     this.name = 'NftError';
   }
 }

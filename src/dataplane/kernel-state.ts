@@ -12,6 +12,8 @@
  * Ownership is by name: the nft table `model.table`, iptables chains `<prefix>-*` and the jumps to them,
  * ipsets `<prefix lowercased>-*`. Nothing else is ever changed.
  */
+import type { ErrorCode } from '../errors/catalogue.js';
+import { errorMessage } from '../errors/realmgw-error.js';
 import type { Logger } from '../log.js';
 import { CommandRunner } from './command.js';
 import { applyIpsets, destroyIpsets, ipsetPrefix, listIpsets } from './ipset.js';
@@ -21,7 +23,7 @@ import { nftApply, nftCheck, nftDeleteTable, nftTableExists } from './nft.js';
 import { renderRuleset, type RenderedRuleset } from './ruleset.js';
 
 export class KernelStateError extends Error {
-  readonly code = 'RGW_KERNEL_STATE';
+  readonly code = 'RGW_KERNEL_STATE' satisfies ErrorCode;
   constructor(
     /** render | validate | survey | ipsets | nft | iptables | cleanup */
     readonly step: string,
@@ -29,7 +31,7 @@ export class KernelStateError extends Error {
     /** What was removed (cleanup and rollback). */
     readonly removed: string[] = [],
   ) {
-    super(`kernel state, ${step}: ${message}`);
+    super(errorMessage('RGW_KERNEL_STATE', { step, reason: message }));
     this.name = 'KernelStateError';
   }
 }

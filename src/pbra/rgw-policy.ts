@@ -15,7 +15,7 @@
  */
 import { isMap, isScalar, LineCounter, parseDocument, type Node } from 'yaml';
 import type { Problem } from '../errors.js';
-import { describe, FileCtx, readBool, readList, readMap, requireField, type Fields, type Path } from '../policy/yaml-walk.js';
+import { aliasBomb, describe, FileCtx, readBool, readList, readMap, requireField, type Fields, type Path } from '../policy/yaml-walk.js';
 import { parseCidr } from '../util/cidr.js';
 import { groupProblems, tierProblems } from './checks.js';
 import { MIDDLE, RGW_DEFAULT_TIERS, type GroupSpec, type PbraSettings, type Tier, type TierMath } from './model.js';
@@ -131,6 +131,8 @@ export function parseRgwPolicy(text: string, file: string): { policy?: RgwPolicy
   if (doc.errors.length > 0) {
     return { problems: doc.errors.map((e) => ({ file, path: [], line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, reason: `YAML syntax: ${e.message.split('\n')[0]}` })) };
   }
+  const bomb = aliasBomb(doc, file);
+  if (bomb) return { problems: [bomb] };
   const ctx = new FileCtx(file, lines, doc);
   const root = ctx.resolve(doc.contents);
   if (!isMap(root)) {

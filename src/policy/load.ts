@@ -11,7 +11,7 @@ import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { InputError, type Problem } from '../errors.js';
 import { readHost } from './host.js';
 import type { MergeEvent, PolicySet, ServiceName, SubscriberHost } from './types.js';
-import { describe, FileCtx } from './yaml-walk.js';
+import { aliasBomb, describe, FileCtx } from './yaml-walk.js';
 import { parseFqdn } from '../zones/names.js';
 
 /** Parses one subscriber file's text; returns its valid hosts in file order and every problem. */
@@ -26,6 +26,8 @@ export function parsePolicyText(text: string, file: string): { hosts: Subscriber
     });
     return { hosts: [], keys: [], problems };
   }
+  const bomb = aliasBomb(doc, file);
+  if (bomb) return { hosts: [], keys: [], problems: [bomb] };
   const ctx = new FileCtx(file, lines, doc);
   const root = ctx.resolve(doc.contents);
   if (root === null || (isScalar(root) && root.value === null)) return { hosts: [], keys: [], problems: [] };

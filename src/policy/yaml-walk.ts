@@ -47,6 +47,20 @@ export class FileCtx {
   }
 }
 
+/**
+ * yaml's alias-bomb rule (maxAliasCount) for documents the walker reads node by node: the walker follows each
+ * alias without that limit, so nested aliases could make it visit billions of nodes from a few lines. toJS
+ * applies the rule and stops at the first excess, so calling it costs no more than the file is worth.
+ */
+export function aliasBomb(doc: Document, file: string): Problem | undefined {
+  try {
+    doc.toJS();
+    return undefined;
+  } catch (err) {
+    return { file, path: [], reason: `YAML: ${(err as Error).message}` };
+  }
+}
+
 /** Describes what a node holds, for messages such as "must be a boolean, not a string". */
 export function describe(node: Node | null): string {
   if (node === null || (isScalar(node) && node.value === null)) return 'empty';

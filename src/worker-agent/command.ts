@@ -5,7 +5,7 @@
  */
 import { stopSignal } from '../cli/stop-signal.js';
 import { pino } from 'pino';
-import { InputError, formatProblem } from '../errors.js';
+import { RealmgwError } from '../errors/realmgw-error.js';
 import { createLogger } from '../log.js';
 import { PermanentRefusal, WorkerAgent } from './agent.js';
 import { loadWorkerConfig, type WorkerAgentConfig } from './config.js';
@@ -17,15 +17,8 @@ export interface WorkerCommandOptions {
 }
 
 export async function workerCommand(file: string, opts: WorkerCommandOptions): Promise<number> {
-  let config: WorkerAgentConfig;
-  try {
-    config = loadWorkerConfig(file);
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-    process.stderr.write(`realmgw: ${err.problems.length} problem(s) found; nothing was registered\n`);
-    return 1;
-  }
+  // An invalid config is an InputError: the CLI prints its problems, and nothing was registered.
+  const config: WorkerAgentConfig = loadWorkerConfig(file);
   const level = opts.logLevel ?? config.log.level;
   const root = opts.once ? pino({ level, name: 'realmgw' }, pino.destination(2)) : createLogger(level, opts.pretty ?? process.stdout.isTTY === true);
   const log = root.child({ worker: config.name });
@@ -43,8 +36,12 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions): P
     log.info('stopped');
     return 0;
   } catch (err) {
-    const message = err instanceof PermanentRefusal ? `the gateway refused the registration: ${err.refusal.message}` : (err as Error).message;
-    log.fatal({ code: err instanceof PermanentRefusal ? err.refusal.code : undefined }, message);
-    return 1;
+    // The log keeps the gateway's wire code for whoever reads the worker's logs; stderr gets the catalogue's line.
+    const failure =
+      err instanceof PermanentRefusal
+        ? new RealmgwError('RGW_WORKER_REFUSED', { reason: err.refusal.message }, { cause: err })
+        : new RealmgwError('RGW_WORKER_FAILED', { reason: (err as Error).message }, { cause: err });
+    log.fatal({ code: failure.code, refusal: err instanceof PermanentRefusal ? err.refusal.code : undefined }, failure.message);
+    throw failure;
   }
 }

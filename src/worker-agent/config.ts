@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseYaml, lineOf, readConfigFile, schemaProblems } from '../config/load-config.js';
+import { parseYaml, lineOf, readConfigFile, schemaProblems, yamlData } from '../config/load-config.js';
 import { InputError, type Problem } from '../errors.js';
 import { isIpv4 } from '../util/ipv4.js';
 
@@ -57,7 +57,7 @@ export function loadWorkerConfig(file: string): WorkerAgentConfig {
 export function parseWorkerConfigText(text: string, abs: string): WorkerAgentConfig {
   const { doc, lines, problems } = parseYaml(text, abs);
   if (problems.length) throw new InputError(problems);
-  const parsed = workerConfigSchema.safeParse(doc.toJS() ?? {});
+  const parsed = workerConfigSchema.safeParse(yamlData(doc, abs));
   if (!parsed.success) throw new InputError(schemaProblems(parsed.error.issues, doc, lines, abs));
   const { secret: inline, secretFile, ...rest } = parsed.data;
   const problem = (keyPath: string[], reason: string): Problem => ({ file: abs, path: keyPath, line: lineOf(doc, lines, keyPath), reason });

@@ -2,6 +2,8 @@
  * Reading what IPVS holds, from ipvsadm's text: the rule dump (`ipvsadm -S -n`) for ownership decisions and
  * rollback checks, and the statistics listing (`ipvsadm -L -n --stats --exact`) for accounting. Pure.
  */
+import type { ErrorCode } from '../../errors/catalogue.js';
+import { errorMessage } from '../../errors/realmgw-error.js';
 import type { Counters } from '../accounting.js';
 
 export type IpvsProtocol = 'tcp' | 'udp' | 'sctp';
@@ -28,9 +30,9 @@ export interface IpvsService {
 }
 
 export class IpvsParseError extends Error {
-  readonly code = 'RGW_IPVS_PARSE';
+  readonly code = 'RGW_IPVS_PARSE' satisfies ErrorCode;
   constructor(message: string) {
-    super(message);
+    super(errorMessage('RGW_IPVS_PARSE', { reason: message }));
     this.name = 'IpvsParseError';
   }
 }

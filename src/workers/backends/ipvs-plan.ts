@@ -11,6 +11,8 @@
  * shape is left alone and reported (a lease on its port then fails and is rolled back). Everything else —
  * other addresses, other ports, fwmark and SCTP services — is never touched, and nothing is ever flushed.
  */
+import type { ErrorCode } from '../../errors/catalogue.js';
+import { errorMessage } from '../../errors/realmgw-error.js';
 import type { Counters } from '../accounting.js';
 import type { Lease, LeaseDiff, Protocol } from '../lease.js';
 import type { PortRange } from '../port-range.js';
@@ -38,7 +40,7 @@ export interface IpvsStep {
   readonly undo: readonly IpvsArgs[];
 }
 
-export type IpvsErrorCode = 'RGW_IPVS_CONFIG' | 'RGW_IPVS_BAD_DIFF' | 'RGW_IPVS_UNAVAILABLE' | 'RGW_IPVS_APPLY' | 'RGW_IPVS_ROLLBACK' | 'RGW_IPVS_STATE';
+export type IpvsErrorCode = Extract<ErrorCode, 'RGW_IPVS_CONFIG' | 'RGW_IPVS_BAD_DIFF' | 'RGW_IPVS_UNAVAILABLE' | 'RGW_IPVS_APPLY' | 'RGW_IPVS_ROLLBACK' | 'RGW_IPVS_STATE'>;
 
 export class IpvsBackendError extends Error {
   constructor(
@@ -46,7 +48,7 @@ export class IpvsBackendError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`ipvs backend: ${message}`, options);
+    super(errorMessage(code, { reason: message }), options);
     this.name = 'IpvsBackendError';
   }
 }

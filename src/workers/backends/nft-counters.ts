@@ -2,6 +2,8 @@
  * Per-lease counters from ONE `nft -j list table ip <table>` (pure): the map names the leases, the three
  * counted sets hold their connections and their traffic in each direction (nft-render.ts).
  */
+import type { ErrorCode } from '../../errors/catalogue.js';
+import { errorMessage } from '../../errors/realmgw-error.js';
 import { type Counters, ZERO_COUNTERS } from '../accounting.js';
 import type { Protocol } from '../lease.js';
 import { leaseId } from './backend.js';
@@ -9,9 +11,9 @@ import { NFT_WORKERS_SETS } from './nft-render.js';
 
 /** The listing is not what this backend writes (another nft version, another table). */
 export class NftCountersError extends Error {
-  readonly code = 'RGW_NFT_WORKERS_COUNTERS';
+  readonly code = 'RGW_NFT_WORKERS_COUNTERS' satisfies ErrorCode;
   constructor(message: string) {
-    super(`nftables worker counters: ${message}`);
+    super(errorMessage('RGW_NFT_WORKERS_COUNTERS', { reason: message }));
     this.name = 'NftCountersError';
   }
 }

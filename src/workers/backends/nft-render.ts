@@ -14,6 +14,8 @@
  * Every set is keyed by the lease's public key, so one lease is four elements and a diff is element
  * operations only: the cost of applying it does not grow with the number of leases already mapped.
  */
+import type { ErrorCode } from '../../errors/catalogue.js';
+import { errorMessage } from '../../errors/realmgw-error.js';
 import { isIpv4, parseIpv4 } from '../../util/ipv4.js';
 import { isPort, type Lease, type LeaseDiff, PROTOCOLS } from '../lease.js';
 import { leaseId } from './backend.js';
@@ -50,9 +52,9 @@ export interface NftWorkersSetup {
 
 /** Bad options or a lease the backend refuses to map; nothing was sent to the kernel. */
 export class NftWorkersError extends Error {
-  readonly code = 'RGW_NFT_WORKERS_REFUSED';
+  readonly code = 'RGW_NFT_WORKERS_REFUSED' satisfies ErrorCode;
   constructor(readonly problems: readonly string[]) {
-    super(`nftables worker backend: ${problems.join('; ')}`);
+    super(errorMessage('RGW_NFT_WORKERS_REFUSED', { problems: problems.join('; ') }));
     this.name = 'NftWorkersError';
   }
 }
