@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { RealmgwError } from '../errors/realmgw-error.js';
+import { formatProblem } from '../errors.js';
 import { endsCommand, reportError } from './report-error.js';
 import { loadInputs } from '../inputs.js';
 import { Gateway } from '../gateway.js';
@@ -88,6 +89,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'cleanup') return cleanupCommand(inputs);
 
   if (command === 'check') {
+    // Warnings do not fail the check: the files mean what they say, minus the keys named here.
+    for (const w of inputs.policies.warnings) process.stderr.write(`warning: ${formatProblem(w)}\n`);
     const services = [...inputs.policies.hosts.values()].reduce((n, h) => n + h.services.length, 0);
     process.stdout.write(
       `ok: ${inputs.config.file}: ${inputs.zones.length} zones, ${inputs.policies.hosts.size} hosts, ` +
@@ -98,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
 
   const log = createLogger(values['log-level'] ?? inputs.config.log.level, values.pretty ?? process.stdout.isTTY === true);
   for (const m of inputs.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
+  for (const w of inputs.policies.warnings) log.warn(w, 'policy warning');
   const gateway = new Gateway(inputs, log);
   try {
     await gateway.start();

@@ -31,7 +31,8 @@ function problem(src: HostSource, path: Path, reason: string): Problem {
 }
 
 /**
- * Checks that every ID fqdn and service name lies in a loaded forward zone and has no static records there,
+ * Checks that every ID fqdn and service name lies in a loaded forward zone and has no static records there
+ * (a host's ID name may be a zone apex beside its SOA and NS; a service name may not be an apex),
  * that no name and no IPv4 address is claimed by two hosts, that portless protocols have port 0, and that
  * proxy_required / carriergrade names have what they need (carriergrade needs CARRIERGRADE addresses and
  * cannot also be proxy_required; a proxy relays TCP only).
@@ -40,7 +41,15 @@ export function crossCheck(p: PolicySet, zones: Zone[], options: CrossCheckOptio
   const problems: Problem[] = [];
   const forward = zones.filter((z) => !REVERSE.test(z.origin));
   const staticNames = new Map<string, { zone: Zone; line: number }>();
-  for (const z of forward) for (const r of z.records) if (!staticNames.has(r.name)) staticNames.set(r.name, { zone: z, line: r.line });
+  for (const z of forward) {
+    for (const r of z.records) {
+      // Every apex has its SOA and NS; Realm Gateway's own folders give the gateway itself a host entry there
+      // (ID only), which adds an address beside them. Any other record at the apex still clashes.
+      if (r.name === z.origin && (r.type === 'SOA' || r.type === 'NS')) continue;
+      if (!staticNames.has(r.name)) staticNames.set(r.name, { zone: z, line: r.line });
+    }
+  }
+  const apexes = new Set(forward.map((z) => z.origin));
 
   const nameOwner = new Map<string, string>();
   const addressOwner = new Map<string, string>();
@@ -65,6 +74,9 @@ export function crossCheck(p: PolicySet, zones: Zone[], options: CrossCheckOptio
       const at: Path = ['SFQDN', i];
       if (!host.fqdns.includes(s.fqdn)) checkName(src, host.id, s.fqdn, [...at, 'fqdn']);
       const report = (key: string, reason: string) => problems.push(problem(src, [...at, key], reason));
+      if (apexes.has(s.fqdn)) {
+        report('fqdn', `${s.fqdn} is a zone apex (SOA and NS live there): a host's ID name may sit at the apex, a service name may not`);
+      }
       if (PORTLESS.has(s.protocol) && s.port !== 0) {
         report('port', `protocol ${s.protocol} has no ports; port must be 0, not ${s.port}`);
       }

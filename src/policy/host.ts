@@ -13,10 +13,25 @@ export const HOST_KEYS = ['ID', 'GROUP', 'CIRCULARPOOL', 'CARRIERGRADE', 'SFQDN'
 const ID_KEYS = ['fqdn', 'ipv4', 'msisdn'];
 const SFQDN_KEYS = ['fqdn', 'port', 'protocol', 'proxy_required', 'carriergrade', 'loose_packet', 'lifetime'];
 const SFQDN_RETIRED: Record<string, string> = {
-  timeout: "'timeout' is not supported (RealmGateway ignored it); use 'lifetime' (seconds) for the reservation lifetime",
-  autobind: "'autobind' is not supported (RealmGateway ignored it)",
   alias: "'alias' is internal to RealmGateway and not accepted in policy files",
 };
+/**
+ * SFQDN keys Realm Gateway read from the file and then dropped: its src/pbra.py (_best_effort_allocate, where
+ * it builds the ConnectionLegacy for an allocation; github:Aalto5G/RealmGateway at 863434f) passes loose_packet on
+ * but has `'autobind'` and `'timeout'` commented out, so every connection kept ConnectionLegacy's defaults
+ * (src/connection.py: autobind True, timeout 2 s) whatever the file said. Files written for it still carry them; refusing them would
+ * make an operator edit files whose meaning does not change.
+ */
+const SFQDN_IGNORED: Record<string, string> = {
+  autobind:
+    "ignored, as Realm Gateway ignored it (its reservations always bound to the first flow's source); realmgw does the same: " +
+    'with loose_packet other than 0, further flows are admitted only from the source of the first one',
+  timeout:
+    "ignored, as Realm Gateway ignored it (its reservations always lasted its built-in default); realmgw keeps the reservation " +
+    "for the config's pool.lifetimeMs, or for 'lifetime' (seconds) when this entry sets it",
+};
+/** Upper bound for loose_packet N: large enough for any real use, small enough to be a count, not a typo. */
+const MAX_LOOSE_PACKET = 65535;
 const MAX_LIFETIME_S = 86_400;
 
 /** Collects problems and line numbers while reading one host. */
@@ -125,9 +140,27 @@ function readCircularPool(h: HostReader, node: Node | null): number | undefined 
   return max && readInt(h.ctx, max.value, [...path, 'max'], 1, 1_000_000);
 }
 
+/**
+ * Realm Gateway's loose_packet (src/connection.py, ConnectionLegacy.post_processing): 0 = the first flow
+ * consumes the reservation; N > 0 = N more flows, counted down; below 0 = flows until the reservation expires.
+ * realmgw takes -1 as the only spelling of "until it expires" so that a stray minus sign on a count is caught.
+ */
+function readLoosePacket(ctx: FileCtx, node: Node | null, path: Path): number | undefined {
+  if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value) && node.value >= -1 && node.value <= MAX_LOOSE_PACKET) {
+    return node.value;
+  }
+  ctx.fail(
+    path,
+    node,
+    `must be 0 (single use), a number of further flows from the first flow's source 1..${MAX_LOOSE_PACKET}, ` +
+      `or -1 (flows from that source until the reservation's lifetime ends), not ${describe(node)}`,
+  );
+  return undefined;
+}
+
 function readService(h: HostReader, node: Node | null, i: number, hostId: string): ServiceName | undefined {
   const at = (...k: Path) => h.at('SFQDN', i, ...k);
-  const fields = readMap(h.ctx, node, h.at('SFQDN', i), SFQDN_KEYS, SFQDN_RETIRED);
+  const fields = readMap(h.ctx, node, h.at('SFQDN', i), SFQDN_KEYS, { retired: SFQDN_RETIRED, ignored: SFQDN_IGNORED });
   if (!fields) return undefined;
   const fqdnField = requireField(h.ctx, fields, 'fqdn', node, h.at('SFQDN', i));
   const fqdn = fqdnField && h.fqdn(fqdnField.value, 'SFQDN', i, 'fqdn');
@@ -144,7 +177,7 @@ function readService(h: HostReader, node: Node | null, i: number, hostId: string
   const port = get('port', 0, (n, p) => readInt(h.ctx, n, p, 0, 65535));
   const proxyRequired = get('proxy_required', false, (n, p) => readBool(h.ctx, n, p));
   const carriergrade = get('carriergrade', false, (n, p) => readBool(h.ctx, n, p));
-  const loosePacket = get('loose_packet', 0, (n, p) => readInt(h.ctx, n, p, -1, 65535));
+  const loosePacket = get('loose_packet', 0, (n, p) => readLoosePacket(h.ctx, n, p));
   const lifetimeField = fields.get('lifetime');
   let lifetimeMs: number | undefined;
   if (lifetimeField) {

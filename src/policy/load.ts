@@ -14,8 +14,8 @@ import type { MergeEvent, PolicySet, ServiceName, SubscriberHost } from './types
 import { aliasBomb, describe, FileCtx } from './yaml-walk.js';
 import { parseFqdn } from '../zones/names.js';
 
-/** Parses one subscriber file's text; returns its valid hosts in file order and every problem. */
-export function parsePolicyText(text: string, file: string): { hosts: SubscriberHost[]; keys: string[]; problems: Problem[] } {
+/** Parses one subscriber file's text; returns its valid hosts in file order, every problem and every warning. */
+export function parsePolicyText(text: string, file: string): { hosts: SubscriberHost[]; keys: string[]; problems: Problem[]; warnings: Problem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -24,16 +24,16 @@ export function parsePolicyText(text: string, file: string): { hosts: Subscriber
       const reason = `YAML: ${e.message.split('\n')[0]}`;
       return line === undefined ? { file, path: [], reason } : { file, path: [], line, reason };
     });
-    return { hosts: [], keys: [], problems };
+    return { hosts: [], keys: [], problems, warnings: [] };
   }
   const bomb = aliasBomb(doc, file);
-  if (bomb) return { hosts: [], keys: [], problems: [bomb] };
+  if (bomb) return { hosts: [], keys: [], problems: [bomb], warnings: [] };
   const ctx = new FileCtx(file, lines, doc);
   const root = ctx.resolve(doc.contents);
-  if (root === null || (isScalar(root) && root.value === null)) return { hosts: [], keys: [], problems: [] };
+  if (root === null || (isScalar(root) && root.value === null)) return { hosts: [], keys: [], problems: [], warnings: [] };
   if (!isMap(root)) {
     ctx.fail([], root, `a subscriber file must be a mapping of host FQDN to host entry, not ${describe(root)}`);
-    return { hosts: [], keys: [], problems: ctx.problems };
+    return { hosts: [], keys: [], problems: ctx.problems, warnings: ctx.warnings };
   }
   const hosts: SubscriberHost[] = [];
   const keys: string[] = [];
@@ -60,20 +60,22 @@ export function parsePolicyText(text: string, file: string): { hosts: Subscriber
       keys.push(key);
     }
   }
-  return { hosts, keys, problems: ctx.problems };
+  return { hosts, keys, problems: ctx.problems, warnings: ctx.warnings };
 }
 
 /**
  * Parses and merges subscriber files given in load order (pure: no file access). `policy` is returned only when
- * no file has any problem.
+ * no file has any problem; the warnings of every file are returned either way (and are also the policy's).
  */
-export function parsePolicyFiles(files: { file: string; text: string }[]): { policy?: PolicySet; problems: Problem[] } {
+export function parsePolicyFiles(files: { file: string; text: string }[]): { policy?: PolicySet; problems: Problem[]; warnings: Problem[] } {
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const hosts = new Map<string, SubscriberHost>();
   const merges: MergeEvent[] = [];
   for (const { file, text } of files) {
     const parsed = parsePolicyText(text, file);
     problems.push(...parsed.problems);
+    warnings.push(...parsed.warnings);
     parsed.hosts.forEach((host, i) => {
       const earlier = hosts.get(host.id);
       if (earlier) merges.push({ host: host.id, key: parsed.keys[i], file, overrides: earlier.file });
@@ -81,12 +83,12 @@ export function parsePolicyFiles(files: { file: string; text: string }[]): { pol
       hosts.set(host.id, host);
     });
   }
-  if (problems.length > 0) return { problems };
+  if (problems.length > 0) return { problems, warnings };
   const services = new Map<string, ServiceName>();
   for (const host of hosts.values()) {
     for (const s of host.services) if (!services.has(s.fqdn)) services.set(s.fqdn, s);
   }
-  return { policy: { hosts, services, merges }, problems };
+  return { policy: { hosts, services, merges, warnings }, problems, warnings };
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { Problem } from '../errors.js';
+
 /**
  * The subscriber policy model, as loaded from Realm Gateway subscriber YAML. Names are canonical
  * (lowercase, no trailing dot).
@@ -16,8 +18,10 @@ export interface ServiceName {
   proxyRequired: boolean;
   carriergrade: boolean;
   /**
-   * RealmGateway's loose_packet: 0 = the first packet consumes the reservation; N > 0 = it then stays bound to
-   * that packet's remote address and port for N more packets; -1 = it stays open until it expires.
+   * RealmGateway's loose_packet: 0 = the first flow consumes the reservation (single use); N > 0 = it then admits
+   * up to N more new flows, all from the first flow's source; -1 = it admits new flows from that source until its
+   * lifetime ends. Only loaded and validated so far: the pool and the data plane still treat every reservation as
+   * single use. (Realm Gateway itself bound the remote address and port of the first packet.)
    */
   loosePacket: number;
   /** realmgw extension (`lifetime`, seconds in the file): how long a reservation for this name stays pending. */
@@ -129,4 +133,9 @@ export interface PolicySet {
   /** Every service name by canonical fqdn (the first host wins if two claim one; crossCheck reports it). */
   services: Map<string, ServiceName>;
   merges: MergeEvent[];
+  /**
+   * Things an operator should know that do not refuse the files (keys Realm Gateway read and then ignored),
+   * shaped like problems so they print the same way; `realmgw check` prints them, `run` logs them.
+   */
+  warnings: Problem[];
 }

@@ -23,6 +23,8 @@ export class Fields extends Map<string, Field> {
 
 export class FileCtx {
   readonly problems: Problem[] = [];
+  /** Same shape as problems, but they do not refuse the file (keys Realm Gateway read and then ignored). */
+  readonly warnings: Problem[] = [];
 
   constructor(
     readonly file: string,
@@ -36,8 +38,16 @@ export class FileCtx {
   }
 
   fail(path: Path, node: unknown, reason: string): void {
+    this.problems.push(this.at(path, node, reason));
+  }
+
+  warn(path: Path, node: unknown, reason: string): void {
+    this.warnings.push(this.at(path, node, reason));
+  }
+
+  private at(path: Path, node: unknown, reason: string): Problem {
     const line = this.line(node);
-    this.problems.push(line === undefined ? { file: this.file, path: [...path], reason } : { file: this.file, path: [...path], line, reason });
+    return line === undefined ? { file: this.file, path: [...path], reason } : { file: this.file, path: [...path], line, reason };
   }
 
   /** Follows an alias (`*name`) to its anchor's node. */
@@ -74,17 +84,24 @@ export function describe(node: Node | null): string {
   return 'an unsupported value';
 }
 
+/** Keys outside a mapping's known set that still get a specific answer instead of "unknown key". */
+export interface KeyNotes {
+  /** Refused, with this reason. */
+  retired?: Record<string, string>;
+  /** Accepted with this warning; their values are not read, so they never reach the model. */
+  ignored?: Record<string, string>;
+}
+
 /**
  * Reads a mapping with a fixed key set. Unknown keys are reported (with a suggestion when close, or with the
- * reason from `retired` for keys that are deliberately not accepted); returns the known fields by key.
+ * reason from `notes.retired` for keys that are deliberately not accepted); `notes.ignored` keys only warn.
+ * Returns the known fields by key.
  */
-export function readMap(
-  ctx: FileCtx,
-  raw: unknown,
-  path: Path,
-  known: readonly string[],
-  retired: Record<string, string> = {},
-): Fields | undefined {
+export function readMap(ctx: FileCtx, raw: unknown, path: Path, known: readonly string[], notes: KeyNotes = {}): Fields | undefined {
+  const retired = notes.retired ?? {};
+  const ignored = notes.ignored ?? {};
+  // A misspelt ignored key is still a misspelling: suggest it like a known one.
+  const candidates = [...known, ...Object.keys(ignored)];
   const node = ctx.resolve(raw);
   if (!isMap(node)) {
     ctx.fail(path, node ?? raw, `must be a mapping of ${known.map((k) => `'${k}'`).join(', ')}, not ${describe(node)}`);
@@ -98,10 +115,14 @@ export function readMap(
       continue;
     }
     const key = keyNode.value;
+    if (Object.hasOwn(ignored, key)) {
+      ctx.warn([...path, key], keyNode, ignored[key]);
+      continue;
+    }
     if (!known.includes(key)) {
-      const guess = suggest(key, known);
+      const guess = suggest(key, candidates);
       if (guess !== undefined) fields.suggested.add(guess);
-      const reason = retired[key] ?? `unknown key '${key}'${guess === undefined ? '' : ` (did you mean '${guess}'?)`}`;
+      const reason = (Object.hasOwn(retired, key) ? retired[key] : undefined) ?? `unknown key '${key}'${guess === undefined ? '' : ` (did you mean '${guess}'?)`}`;
       ctx.fail([...path, key], keyNode, reason);
       continue;
     }

@@ -99,3 +99,25 @@ test('check reports a firewall rule realmgw cannot express, with file, line and 
   assert.equal(r.code, 1, r.stdout);
   assert.match(r.stderr, /hosta\.yaml:6: "hosta\.gwa\.demo\.".FIREWALL\.FIREWALL_USER.*: .*never match/);
 });
+
+test("check prints warnings for keys Realm Gateway ignored and still passes", async () => {
+  const dir = await makeTempDir('policies');
+  await writeTempYaml(
+    [
+      "hosta.gwa.demo.:",
+      "  ID: {fqdn: ['hosta.gwa.demo.'], ipv4: ['192.168.0.100']}",
+      "  SFQDN:",
+      "    - {fqdn: 'udp.hosta.gwa.demo.', protocol: 17, port: 1234, loose_packet: -1, autobind: false, timeout: 3600}",
+      '',
+    ].join('\n'),
+    { dir, name: 'hosta.yaml' },
+  );
+  const cfg = await demoWith((c) => (c.policies = dir));
+  const r = cli('check', '--config', cfg);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ok: /);
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+  assert.equal(warnings.length, 2, r.stderr);
+  assert.match(warnings[0], /^warning: .*hosta\.yaml:4: "hosta\.gwa\.demo\.".SFQDN\[0\]\.autobind: ignored, as Realm Gateway ignored it/);
+  assert.match(warnings[1], /^warning: .*hosta\.yaml:4: "hosta\.gwa\.demo\.".SFQDN\[0\]\.timeout: ignored, as Realm Gateway ignored it/);
+});

@@ -109,7 +109,7 @@ describe('crossCheck', () => {
       id: 'h.other.demo', fqdns: ['h.other.demo'], ipv4: '192.168.0.1', ipv4s: ['192.168.0.1'], msisdn: [], groups: [],
       carrierGrade: [], services: [], firewall: { admin: [], user: [] }, file: 'mem',
     };
-    const got = crossCheck({ hosts: new Map([[host.id, host]]), services: new Map(), merges: [] }, ZONES);
+    const got = crossCheck({ hosts: new Map([[host.id, host]]), services: new Map(), merges: [], warnings: [] }, ZONES);
     assert.deepEqual(got, [{ file: 'mem', path: ['h.other.demo.', 'ID', 'fqdn', 0], reason: 'h.other.demo is not inside any loaded forward zone (zones: gwa.demo)' }]);
   });
 });

@@ -82,7 +82,7 @@ describe('parsePolicyText: good input', () => {
       id: 'h.gwa.demo', fqdns: ['h.gwa.demo'], ipv4: '192.168.0.1', ipv4s: ['192.168.0.1'], msisdn: [], groups: [],
       carrierGrade: [], services: [], firewall: { admin: [], user: [] }, file: 'p.yaml',
     }]);
-    assert.deepEqual(parsePolicyText('# nothing yet\n', 'p.yaml'), { hosts: [], keys: [], problems: [] });
+    assert.deepEqual(parsePolicyText('# nothing yet\n', 'p.yaml'), { hosts: [], keys: [], problems: [], warnings: [] });
   });
 
   it('follows YAML anchors and aliases', () => {
@@ -98,6 +98,46 @@ const sfqdn = (s: string) => `${H}    SFQDN:\n        - ${s}\n`;
 const K = 'h.gwa.demo.';
 const RULE: (string | number)[] = [K, 'FIREWALL', 'FIREWALL_USER', 0];
 const SVC: (string | number)[] = [K, 'SFQDN', 0];
+const LOOSE = (was: string) =>
+  `must be 0 (single use), a number of further flows from the first flow's source 1..65535, or -1 (flows from that source until the reservation's lifetime ends), not ${was}`;
+
+describe('parsePolicyText: loose_packet', () => {
+  for (const [written, value] of [['', 0], [', loose_packet: 0', 0], [', loose_packet: 1', 1], [', loose_packet: 3', 3], [', loose_packet: 65535', 65535], [', loose_packet: -1', -1]] as const) {
+    it(`${written || 'absent'} -> ${value}`, () => {
+      const r = parsePolicyText(sfqdn(`{fqdn: 's.h.gwa.demo', protocol: 17, port: 1234${written}}`), 'p.yaml');
+      assert.deepEqual(r.problems, []);
+      assert.equal(r.hosts[0].services[0].loosePacket, value);
+    });
+  }
+});
+
+describe("parsePolicyText: keys Realm Gateway read and ignored", () => {
+  it('accepts autobind and timeout in an SFQDN entry with one warning each, and keeps them out of the model', () => {
+    const r = parsePolicyText(sfqdn("{fqdn: 's.h.gwa.demo', protocol: 17, port: 1235, loose_packet: -1, autobind: false, timeout: 3600}"), 'p.yaml');
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.hosts[0].services, [{ fqdn: 's.h.gwa.demo', protocol: 17, port: 1235, proxyRequired: false, carriergrade: false, loosePacket: -1, hostId: 'h.gwa.demo' }]);
+    assert.deepEqual(r.warnings.map((w) => [w.file, w.line, w.path]), [
+      ['p.yaml', 4, [...SVC, 'autobind']],
+      ['p.yaml', 4, [...SVC, 'timeout']],
+    ]);
+    assert.match(r.warnings[0].reason, /^ignored, as Realm Gateway ignored it .*further flows are admitted only from the source of the first one/);
+    assert.match(r.warnings[1].reason, /^ignored, as Realm Gateway ignored it .*pool\.lifetimeMs, or for 'lifetime' \(seconds\)/);
+  });
+
+  it('warns even when another key of the entry is an error, and still refuses the entry', () => {
+    const r = parsePolicyText(sfqdn("{fqdn: 's.h.gwa.demo', timeout: 3600, protcol: 6}"), 'p.yaml');
+    assert.deepEqual(r.hosts, []);
+    assert.deepEqual(r.problems.map((p) => p.path), [[...SVC, 'protcol']]);
+    assert.deepEqual(r.warnings.map((w) => w.path), [[...SVC, 'timeout']]);
+  });
+
+  it('timeout beside lifetime: lifetime is used', () => {
+    const r = parsePolicyText(sfqdn("{fqdn: 's.h.gwa.demo', timeout: 3600, lifetime: 4}"), 'p.yaml');
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.hosts[0].services[0].lifetimeMs, 4000);
+    assert.equal(r.warnings.length, 1);
+  });
+});
 
 describe('parsePolicyText: every error is reported with key path, line and reason', () => {
   const cases: { name: string; text: string; path: (string | number)[]; line: number; reason: string | RegExp }[] = [
@@ -105,12 +145,22 @@ describe('parsePolicyText: every error is reported with key path, line and reaso
     { name: 'misspelt section', text: `${H}    SFQND: []\n`, path: [K, 'SFQND'], line: 3, reason: "unknown key 'SFQND' (did you mean 'SFQDN'?)" },
     { name: 'upper-case ID keys (a RealmGateway file variant its loader could not read)', text: "h.gwa.demo.:\n    ID: {IPV4: ['192.168.0.1'], ipv4: ['192.168.0.1']}\n", path: [K, 'ID', 'IPV4'], line: 2, reason: "unknown key 'IPV4' (did you mean 'ipv4'?)" },
     { name: 'unknown key far from any', text: sfqdn("{fqdn: 's.h.gwa.demo', colour: red}"), path: [...SVC, 'colour'], line: 4, reason: "unknown key 'colour'" },
-    { name: 'retired RealmGateway key', text: sfqdn("{fqdn: 's.h.gwa.demo', timeout: 3600}"), path: [...SVC, 'timeout'], line: 4, reason: /'timeout' is not supported .*use 'lifetime'/ },
+    { name: 'retired RealmGateway key', text: sfqdn("{fqdn: 's.h.gwa.demo', alias: true}"), path: [...SVC, 'alias'], line: 4, reason: /'alias' is internal to RealmGateway/ },
+    { name: 'misspelt ignored key (autobind)', text: sfqdn("{fqdn: 's.h.gwa.demo', autobnid: false}"), path: [...SVC, 'autobnid'], line: 4, reason: "unknown key 'autobnid' (did you mean 'autobind'?)" },
+    { name: 'misspelt ignored key (timeout)', text: sfqdn("{fqdn: 's.h.gwa.demo', timout: 3600}"), path: [...SVC, 'timout'], line: 4, reason: "unknown key 'timout' (did you mean 'timeout'?)" },
+    { name: 'misspelt loose_packet', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packets: 3}"), path: [...SVC, 'loose_packets'], line: 4, reason: "unknown key 'loose_packets' (did you mean 'loose_packet'?)" },
+    { name: 'ignored key in the wrong place', text: `${H}    timeout: 3600\n`, path: [K, 'timeout'], line: 3, reason: "unknown key 'timeout'" },
     { name: 'port out of range', text: sfqdn("{fqdn: 's.h.gwa.demo', protocol: 6, port: 70000}"), path: [...SVC, 'port'], line: 4, reason: 'must be an integer 0..65535, not 70000' },
     { name: 'port as a string', text: sfqdn("{fqdn: 's.h.gwa.demo', port: '22'}"), path: [...SVC, 'port'], line: 4, reason: 'must be an integer 0..65535, not the string "22"' },
     { name: 'protocol outside the known set', text: sfqdn("{fqdn: 's.h.gwa.demo', protocol: 50}"), path: [...SVC, 'protocol'], line: 4, reason: /protocol 50 is not one of 0 \(any\), 1 \(icmp\), 6 \(tcp\), 17 \(udp\), 132 \(sctp\)/ },
     { name: 'boolean written as a string', text: sfqdn("{fqdn: 's.h.gwa.demo', proxy_required: 'yes'}"), path: [...SVC, 'proxy_required'], line: 4, reason: 'must be true or false, not the string "yes"' },
-    { name: 'loose_packet below -1', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: -2}"), path: [...SVC, 'loose_packet'], line: 4, reason: /integer -1..65535/ },
+    { name: 'loose_packet below -1', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: -2}"), path: [...SVC, 'loose_packet'], line: 4, reason: LOOSE('-2') },
+    { name: 'loose_packet not an integer', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: 1.5}"), path: [...SVC, 'loose_packet'], line: 4, reason: LOOSE('1.5') },
+    { name: 'loose_packet a word', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: x}"), path: [...SVC, 'loose_packet'], line: 4, reason: LOOSE('the string "x"') },
+    { name: 'loose_packet a quoted number', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: '3'}"), path: [...SVC, 'loose_packet'], line: 4, reason: LOOSE('the string "3"') },
+    { name: 'loose_packet a boolean', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: true}"), path: [...SVC, 'loose_packet'], line: 4, reason: LOOSE('true') },
+    { name: 'loose_packet too large', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: 65536}"), path: [...SVC, 'loose_packet'], line: 4, reason: LOOSE('65536') },
+    { name: 'loose_packet empty', text: sfqdn("{fqdn: 's.h.gwa.demo', loose_packet: }"), path: [...SVC, 'loose_packet'], line: 4, reason: LOOSE('empty') },
     { name: 'lifetime not positive', text: sfqdn("{fqdn: 's.h.gwa.demo', lifetime: 0}"), path: [...SVC, 'lifetime'], line: 4, reason: /seconds above 0/ },
     { name: 'SFQDN without fqdn', text: sfqdn('{port: 22}'), path: SVC, line: 4, reason: "missing required key 'fqdn'" },
     { name: 'bad fqdn', text: sfqdn("{fqdn: 's..h.gwa.demo'}"), path: [...SVC, 'fqdn'], line: 4, reason: /empty label/ },
