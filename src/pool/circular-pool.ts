@@ -38,6 +38,8 @@ export interface PoolStats {
   cancelled: number;
   exhausted: number;
   hostLimited: number;
+  /** New flows admitted: one per consumed reservation, plus the further flows of loose ones. */
+  flows: number;
   live: number;
 }
 
@@ -61,7 +63,7 @@ export class CircularPool {
   private readonly expiry: ExpiryQueues<Entry>;
   private readonly conflicts: ConflictIndex;
   private readonly sharedKeys = new Map<number, Readonly<FlowKey>>();
-  private readonly counts = { reserved: 0, consumed: 0, expired: 0, cancelled: 0, exhausted: 0, hostLimited: 0 };
+  private readonly counts = { reserved: 0, consumed: 0, expired: 0, cancelled: 0, exhausted: 0, hostLimited: 0, flows: 0 };
   private cursor = 0;
   private clock = -Infinity;
   private lastId = 0;
@@ -139,14 +141,39 @@ export class CircularPool {
     return undefined;
   }
 
-  /** The live reservation the packet matches, removed: its address becomes free for its key again. */
+  /**
+   * The live reservation the packet matches, removed: its address becomes free for its key again. A loose
+   * reservation (loosePacket, see request.ts) stays held after its first flow, bound to that flow's source,
+   * until it has admitted its last flow (then it is released as consumed) or its lifetime ends (released as
+   * consumed too: it was used). Released reservations are reported once, when they go.
+   */
   consume(pkt: Packet, now: number): Reservation | undefined {
     this.advance(now);
     const entry = this.bestMatch(pkt);
     if (entry === undefined) return undefined;
+    const loose = entry.res.loosePacket ?? 0;
+    if (loose !== 0 && pkt.src !== undefined) {
+      if (entry.usedBy === undefined) {
+        entry.usedBy = pkt.src;
+        entry.remaining = loose < 0 ? Infinity : loose;
+        this.counts.flows++;
+        return entry.res;
+      }
+      if (--entry.remaining > 0) {
+        this.counts.flows++;
+        return entry.res;
+      }
+    }
+    this.counts.flows++;
     this.release(entry, 'consumed');
     this.notify([entry.res], 'consumed');
     return entry.res;
+  }
+
+  /** A held loose reservation's state: the source it is bound to since its first flow, and flows it still admits. */
+  looseState(id: number): { usedBy: number; remaining: number } | undefined {
+    const e = this.byId.get(id);
+    return e?.usedBy === undefined ? undefined : { usedBy: e.usedBy, remaining: e.remaining };
   }
 
   cancel(id: number, now: number): boolean {
@@ -299,12 +326,17 @@ export class CircularPool {
     this.clock = t;
     const entries = this.expiry.takeExpired(t);
     if (entries === undefined) return { t, expired: NONE };
-    const expired = entries.map((entry) => {
-      this.release(entry, 'expired');
-      return entry.res;
-    });
+    const expired: Reservation[] = [];
+    const used: Reservation[] = [];
+    for (const entry of entries) {
+      // a loose reservation that admitted flows ends as consumed: its lifetime bounded how many, not whether
+      const why = entry.usedBy === undefined ? 'expired' : 'consumed';
+      this.release(entry, why);
+      (why === 'expired' ? expired : used).push(entry.res);
+    }
+    if (used.length) this.notify(used, 'consumed');
     this.notify(expired, 'expired');
-    return { t, expired };
+    return { t, expired: expired.length ? expired : NONE };
   }
 
   /** Calls onRelease for each; a throwing callback does not stop the others, the first error is rethrown. */

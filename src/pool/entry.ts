@@ -13,6 +13,10 @@ export class Entry {
   /** Next held entry on the same address. */
   next: Entry | undefined = undefined;
   released = false;
+  /** A loose reservation once its first flow came: that flow's source, the only one it admits from then on. */
+  usedBy: number | undefined = undefined;
+  /** A loose reservation once used: new flows it still admits (Infinity for loose_packet -1). */
+  remaining = 0;
 
   constructor(
     readonly res: Reservation,
@@ -26,6 +30,7 @@ export class Entry {
 
   matches(pkt: Packet): boolean {
     if (!this.matchesKey(pkt)) return false;
+    if (this.usedBy !== undefined) return pkt.src === this.usedBy;
     const source = this.res.source;
     if (source === undefined) return true;
     return pkt.src !== undefined && ((pkt.src ^ source.network) & prefixMask(source.prefixLength)) === 0;

@@ -16,7 +16,10 @@ export interface ReservationRequest {
   hostMax?: number;
   /** Only packets from this IPv4 prefix may match; host bits of `network` must be 0. */
   source?: { network: number; prefixLength: number };
-  /** Carried through untouched for the data plane. */
+  /**
+   * Realm Gateway's loose_packet: 0 or absent, single use; N > 0, after the first flow the reservation admits N
+   * more new flows, only from the first flow's source address; -1, flows from that source until it expires.
+   */
   loosePacket?: number;
   /** Carried through untouched for whoever asked (the allocation gate's ticket: who to credit or blame). */
   owner?: object;

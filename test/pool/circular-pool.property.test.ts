@@ -23,7 +23,7 @@ const SRCS = [undefined, parseIpv4('10.1.2.3'), parseIpv4('10.9.9.9'), parseIpv4
 const PACKETS: UPacket[] = [...UNIVERSE, { protocol: 1, port: 80 }, { protocol: 47, port: 22 }];
 
 type Op =
-  | { kind: 'reserve'; key: number; host: number; hostMax: number | undefined; lifetime: number | undefined; source: number }
+  | { kind: 'reserve'; key: number; host: number; hostMax: number | undefined; lifetime: number | undefined; source: number; loose: number }
   | { kind: 'find' | 'consume'; addr: number; pkt: number; src: number }
   | { kind: 'hit'; pick: number; port: number }
   | { kind: 'cancel'; pick: number }
@@ -55,6 +55,7 @@ function opsFrom(mix: Mix): fc.Arbitrary<Op> {
         hostMax: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined, freq: 3 }),
         lifetime: fc.constantFrom(undefined, undefined, 50, 120),
         source: fc.constantFrom(0, 0, 0, 1, 2),
+        loose: fc.constantFrom(0, 0, 0, 1, 2, -1),
       }),
     },
     {
@@ -117,8 +118,8 @@ function run(setup: Setup, ops: Op[]): void {
         const hostId = HOSTS[op.host];
         const source = SOURCES[op.source];
         const { hostMax, lifetime } = op;
-        const real = pool.reserve({ key, hostId, target: 1, service: `svc.${hostId}`, hostMax, lifetimeMs: lifetime, source }, now);
-        const ref = model.reserve(key, hostId, hostMax, lifetime, source, now);
+        const real = pool.reserve({ key, hostId, target: 1, service: `svc.${hostId}`, hostMax, lifetimeMs: lifetime, source, loosePacket: op.loose }, now);
+        const ref = model.reserve(key, hostId, hostMax, lifetime, source, now, op.loose);
         if (real.ok && ref.ok) {
           const { id, address, expiresAt } = real.reservation;
           assert.deepEqual([id, address, expiresAt], [ref.r.id, ref.r.address, ref.r.expiresAt]);
@@ -147,7 +148,9 @@ function run(setup: Setup, ops: Op[]): void {
         const target = held[op.pick % held.length];
         const protocol = target.key.protocol || 6;
         const pkt = { protocol, port: PORTED.has(protocol) ? target.key.port || op.port : 0 };
-        const src = target.source === undefined ? undefined : target.source.network + 1;
+        // a used loose reservation is hit by its first source again, or by another one (which it refuses)
+        const loose = pool.looseState(target.id);
+        const src = loose !== undefined ? (op.pick % 3 === 0 ? loose.usedBy + 1 : loose.usedBy) : target.source === undefined ? SRCS[op.pick % SRCS.length] : target.source.network + 1;
         const real = pool.consume({ dst: target.address, ...pkt, src }, now);
         same(real, model.consume(target.address, pkt, src, now), 'consume');
         if (real !== undefined) assert.ok(real.expiresAt > Math.max(now, model.clock), 'consume returned an expired reservation');

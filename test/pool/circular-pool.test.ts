@@ -243,7 +243,7 @@ describe('lifetime and expiry', () => {
     assert.deepEqual(pool.expire(1000).map((r) => r.address), [B]);
     assert.deepEqual(pool.expire(2000), []);
     assert.deepEqual(released.map((x) => [x.r.address, x.why]), [[A, 'expired'], [C, 'expired'], [B, 'expired']]);
-    assert.deepEqual(pool.stats, { reserved: 3, consumed: 0, expired: 3, cancelled: 0, exhausted: 0, hostLimited: 0, live: 0 });
+    assert.deepEqual(pool.stats, { reserved: 3, consumed: 0, expired: 3, cancelled: 0, exhausted: 0, hostLimited: 0, flows: 0, live: 0 });
   });
 
   it('gives the earliest expiry for a timer, ignoring released reservations', () => {
@@ -275,15 +275,45 @@ describe('lifetime and expiry', () => {
 describe('consume and cancel', () => {
   it('consume removes the reservation and returns its address to the pool', () => {
     const { pool, released } = recordingPool([A]);
-    const r = pool.reserve(req(TCP80, { loosePacket: 3 }), 0);
+    const r = pool.reserve(req(TCP80, { loosePacket: 0 }), 0);
     assert.ok(r.ok);
     assert.deepEqual(pool.reserve(req(TCP80), 0), { ok: false, reason: 'exhausted' });
     const consumed = pool.consume({ dst: A, protocol: 6, port: 80, src: 1 }, 10);
     assert.equal(consumed, r.reservation);
-    assert.equal(consumed?.loosePacket, 3);
-    assert.equal(pool.consume({ dst: A, protocol: 6, port: 80 }, 10), undefined, 'single use');
+    assert.equal(pool.consume({ dst: A, protocol: 6, port: 80, src: 1 }, 10), undefined, 'single use');
     assert.deepEqual(released, [{ r: r.reservation, why: 'consumed' }]);
     assert.equal(addressOf(pool.reserve(req(TCP80), 10)), A);
+  });
+
+  it('loose_packet N: N more flows, only from the first flow\'s source; then the address is free again', () => {
+    const { pool, released } = recordingPool([A]);
+    const r = pool.reserve(req(TCP80, { loosePacket: 2 }), 0);
+    assert.ok(r.ok);
+    const pkt = (src: number) => ({ dst: A, protocol: 6, port: 80, src });
+    assert.equal(pool.consume(pkt(7), 10), r.reservation, 'the first flow, from 7');
+    assert.deepEqual(pool.looseState(r.reservation.id), { usedBy: 7, remaining: 2 });
+    assert.equal(pool.consume(pkt(8), 11), undefined, 'another source is refused');
+    assert.equal(pool.consume(pkt(7), 12), r.reservation, 'second flow');
+    assert.deepEqual(released, [], 'still held');
+    assert.deepEqual(pool.reserve(req(TCP80), 12), { ok: false, reason: 'exhausted' }, 'its slot is still taken');
+    assert.equal(pool.consume(pkt(7), 13), r.reservation, 'third flow: the last one');
+    assert.deepEqual(released, [{ r: r.reservation, why: 'consumed' }]);
+    assert.equal(pool.consume(pkt(7), 14), undefined);
+    assert.equal(pool.stats.flows, 3);
+    assert.equal(pool.stats.consumed, 1);
+  });
+
+  it('loose_packet -1: flows from the first source until it expires, then released as consumed (it was used)', () => {
+    const { pool, released } = recordingPool([A], 100);
+    const r = pool.reserve(req(TCP80, { loosePacket: -1 }), 0);
+    assert.ok(r.ok);
+    for (let t = 1; t <= 50; t++) assert.equal(pool.consume({ dst: A, protocol: 6, port: 80, src: 7 }, t), r.reservation);
+    assert.deepEqual(pool.expire(100), [], 'not an expired (unused) reservation');
+    assert.deepEqual(released, [{ r: r.reservation, why: 'consumed' }]);
+    assert.deepEqual({ flows: pool.stats.flows, consumed: pool.stats.consumed, expired: pool.stats.expired }, { flows: 50, consumed: 1, expired: 0 });
+    const unused = pool.reserve(req(TCP80, { loosePacket: -1 }), 100);
+    assert.ok(unused.ok);
+    assert.deepEqual(pool.expire(200), [unused.reservation], 'never used: expired as any other');
   });
 
   it('cancel removes a live reservation once; an expired one is reported as expired, not cancelled', () => {
@@ -337,7 +367,7 @@ describe('reservations and stats', () => {
     pool.reserve(req(TCP22), 50);
     pool.expire(100);
     const s = pool.stats;
-    assert.deepEqual(s, { reserved: 4, consumed: 1, expired: 1, cancelled: 1, exhausted: 1, hostLimited: 1, live: 1 });
+    assert.deepEqual(s, { reserved: 4, consumed: 1, expired: 1, cancelled: 1, exhausted: 1, hostLimited: 1, flows: 1, live: 1 });
     assert.equal(s.reserved, s.consumed + s.expired + s.cancelled + s.live);
   });
 

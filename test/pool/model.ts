@@ -51,6 +51,10 @@ export interface MRes {
   source?: USource;
   createdAt: number;
   expiresAt: number;
+  /** loose_packet: 0 single use; N > 0 N more flows from the first source; -1 until it expires. */
+  loose: number;
+  usedBy?: number;
+  remaining: number;
 }
 
 export type MReserve = { ok: true; r: MRes } | { ok: false; reason: 'exhausted' | 'host-limit' };
@@ -64,7 +68,7 @@ export class ModelPool {
   clock = Number.NEGATIVE_INFINITY;
   lastId = 0;
   live: MRes[] = [];
-  stats = { reserved: 0, consumed: 0, expired: 0, cancelled: 0, exhausted: 0, hostLimited: 0, live: 0 };
+  stats = { reserved: 0, consumed: 0, expired: 0, cancelled: 0, exhausted: 0, hostLimited: 0, flows: 0, live: 0 };
 
   constructor(
     readonly addresses: number[],
@@ -78,6 +82,7 @@ export class ModelPool {
     lifetimeMs: number | undefined,
     source: USource | undefined,
     now: number,
+    loose = 0,
   ): MReserve {
     const t = this.advance(now).t;
     if (hostMax !== undefined && this.live.filter((r) => r.hostId === hostId).length >= hostMax) {
@@ -91,7 +96,7 @@ export class ModelPool {
     }
     const address = this.addresses[index];
     const expiresAt = t + (lifetimeMs ?? this.lifetimeMs);
-    const r: MRes = { id: ++this.lastId, address, key, hostId, source, createdAt: t, expiresAt };
+    const r: MRes = { id: ++this.lastId, address, key, hostId, source, createdAt: t, expiresAt, loose, remaining: 0 };
     this.live.push(r);
     this.cursor = (index + 1) % this.addresses.length;
     this.stats.reserved++;
@@ -117,17 +122,27 @@ export class ModelPool {
 
   find(dst: number, pkt: UPacket, src: number | undefined, now: number): MRes | undefined {
     this.advance(now);
-    const candidates = this.live.filter((r) => r.address === dst && oracleMatches(r.key, pkt) && sourceContains(r.source, src));
+    // a used loose reservation admits its first flow's source only, whatever its own source prefix
+    const admits = (r: MRes) => (r.usedBy !== undefined ? src === r.usedBy : sourceContains(r.source, src));
+    const candidates = this.live.filter((r) => r.address === dst && oracleMatches(r.key, pkt) && admits(r));
     candidates.sort((a, b) => rank(a.key) - rank(b.key) || a.createdAt - b.createdAt || a.id - b.id);
     return candidates[0];
   }
 
   consume(dst: number, pkt: UPacket, src: number | undefined, now: number): MRes | undefined {
     const r = this.find(dst, pkt, src, now);
-    if (r !== undefined) {
-      this.live = this.live.filter((x) => x !== r);
-      this.stats.consumed++;
+    if (r === undefined) return r;
+    this.stats.flows++;
+    if (r.loose !== 0 && src !== undefined) {
+      if (r.usedBy === undefined) {
+        r.usedBy = src;
+        r.remaining = r.loose < 0 ? Infinity : r.loose;
+        return r;
+      }
+      if (--r.remaining > 0) return r;
     }
+    this.live = this.live.filter((x) => x !== r);
+    this.stats.consumed++;
     return r;
   }
 
@@ -155,9 +170,11 @@ export class ModelPool {
   private advance(now: number): { t: number; expired: MRes[] } {
     const t = Math.max(now, this.clock);
     this.clock = t;
-    const expired = this.live.filter((r) => r.expiresAt <= t);
+    const gone = this.live.filter((r) => r.expiresAt <= t);
     this.live = this.live.filter((r) => r.expiresAt > t);
+    const expired = gone.filter((r) => r.usedBy === undefined);
     this.stats.expired += expired.length;
+    this.stats.consumed += gone.length - expired.length;
     return { t, expired };
   }
 }
