@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { InputError, formatProblem } from '../errors.js';
-import { loadInputs } from '../inputs.js';
+import { compile } from '../compile/compile.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { cleanupCommand, rulesCommand } from './kernel-commands.js';
@@ -78,9 +78,9 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  let inputs;
+  let compiled;
   try {
-    inputs = loadInputs(values.config);
+    compiled = compile(values.config);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
@@ -88,28 +88,29 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
-  if (command === 'rules') return rulesCommand(inputs);
-  if (command === 'cleanup') return cleanupCommand(inputs);
+  if (command === 'rules') return rulesCommand(compiled);
+  if (command === 'cleanup') return cleanupCommand(compiled);
 
   if (command === 'check') {
-    const services = [...inputs.policies.hosts.values()].reduce((n, h) => n + h.services.length, 0);
+    const { config, zones, policies } = compiled;
+    const services = [...policies.hosts.values()].reduce((n, h) => n + h.services.length, 0);
     process.stdout.write(
-      `ok: ${inputs.config.file}: ${inputs.zones.length} zones, ${inputs.policies.hosts.size} hosts, ` +
-        `${services} service names, ${inputs.config.poolAddresses.length} pool addresses\n`,
+      `ok: ${config.file}: ${zones.length} zones, ${policies.hosts.size} hosts, ` +
+        `${services} service names, ${config.poolAddresses.length} pool addresses\n`,
     );
     return 0;
   }
 
-  const log = createLogger(values['log-level'] ?? inputs.config.log.level, values.pretty ?? process.stdout.isTTY === true);
-  for (const m of inputs.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
-  const gateway = new Gateway(inputs, log);
+  const log = createLogger(values['log-level'] ?? compiled.config.log.level, values.pretty ?? process.stdout.isTTY === true);
+  for (const m of compiled.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
+  const gateway = new Gateway(compiled, log);
   try {
     await gateway.start();
   } catch (err) {
     log.fatal({ err }, 'gateway failed to start');
     return 1;
   }
-  log.info({ endpoints: gateway.endpoints, pool: inputs.config.poolAddresses.length }, 'realmgw running');
+  log.info({ endpoints: gateway.endpoints, pool: compiled.config.poolAddresses.length }, 'realmgw running');
 
   await stopSignal(log);
   await gateway.stop();

@@ -1,10 +1,8 @@
 import type { Logger } from '../log.js';
 import type { CircularPool, Reservation } from '../pool/circular-pool.js';
-import type { GatewayInputs } from '../inputs.js';
-import { buildDataplaneModel } from './build-model.js';
+import type { CompiledKernel } from '../compile/compiled-gateway.js';
 import { CommandRunner } from './command.js';
 import { ConntrackEvents, ConntrackStream, parseHandshakeEvent, type NewFlow } from './conntrack-events.js';
-import { renderFirewall } from './firewall.js';
 import { KernelState } from './kernel-state.js';
 import { CT_TAG_CONSUMED, CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_CHECK_MARK_OFFSET, HANDSHAKE_OK_MARK_OFFSET, type DataplaneModel } from './model.js';
 import { connectionKey, RecentConnections } from './recent-connections.js';
@@ -78,13 +76,13 @@ export class Dataplane {
   private confirmLagCount = 0;
 
   constructor(
-    inputs: GatewayInputs,
+    compiled: CompiledKernel,
     private readonly pool: CircularPool,
     private readonly now: () => number,
     private readonly log: Logger,
   ) {
-    this.model = buildDataplaneModel(inputs);
-    this.kernel = new KernelState(this.model, log, { firewall: renderFirewall(this.model) });
+    this.model = compiled.model;
+    this.kernel = new KernelState(this.model, log, { ruleset: compiled.ruleset });
     this.policy = {
       markBase: this.model.markBase,
       unmatched: this.model.unmatched,
