@@ -88,16 +88,8 @@ export class Gateway {
     }
     // Workers next: their names must be in DNS (and their ports mapped) before the first query is answered.
     if (workers) await this.startWorkers(workers);
-    const dataplane = this.dataplane;
-    const debug = this.debug;
-    const log = this.log;
-    const onReserve =
-      debug || dataplane?.model.confirm === 'nftset'
-        ? (r: Reservation, client: string) => {
-            if (debug) log.debug({ address: formatIpv4(r.address), service: r.service, client, protocol: r.key.protocol, port: r.key.port }, 'reserved');
-            return dataplane?.onReserve(r);
-          }
-        : undefined;
+    const reserve = this.dataplane?.reserve;
+    const onReserve = this.debug ? logReservations(reserve, this.log) : reserve;
     const common = {
       pool: this.pool,
       now: monotonicNow,
@@ -266,4 +258,12 @@ export class Gateway {
       }
     }
   }
+}
+
+/** The debug line of every reservation, in front of the data plane's hook (if its mode has one). */
+function logReservations(reserve: ((r: Reservation) => Promise<void> | undefined) | undefined, log: Logger) {
+  return (r: Reservation, client: string): Promise<void> | undefined => {
+    log.debug({ address: formatIpv4(r.address), service: r.service, client, protocol: r.key.protocol, port: r.key.port }, 'reserved');
+    return reserve?.(r);
+  };
 }

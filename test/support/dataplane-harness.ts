@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       }
       const r = pool.reserve({ key: { protocol: cmd.protocol!, port: cmd.port! }, hostId: cmd.host!, target: parseIpv4(host.ipv4), service: cmd.host!, lifetimeMs: cmd.lifetimeMs, source }, now());
       if (!r.ok) throw new Error(r.reason);
-      await dp.onReserve(r.reservation);
+      await dp.reserve?.(r.reservation);
       out({ op: 'reserved', address: formatIpv4(r.reservation.address), id: r.reservation.id });
     } else if (cmd.op === 'stats') {
       await dp.refreshKernelCounters();
