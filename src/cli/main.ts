@@ -7,8 +7,8 @@ import { createLogger } from '../log.js';
 import { cleanupCommand, rulesCommand } from './kernel-commands.js';
 import { stopSignal } from './stop-signal.js';
 import { loadConfig } from '../config/load-config.js';
-import { workerCommand } from '../worker-agent/command.js';
-import { workersCommand } from '../workers/api/workers-command.js';
+import { workerCommand } from './worker-command.js';
+import { workersCommand } from './workers-command.js';
 
 const HELP = `realmgw - DNS-driven realm gateway
 

@@ -1,11 +1,11 @@
 import type { Logger } from '../log.js';
 import type { CircularPool, Reservation } from '../pool/circular-pool.js';
-import type { CompiledKernel } from '../compile/compiled-gateway.js';
 import { emptyStats, type Confirmation, type ConfirmationDeps, type ConfirmLag, type DataplaneStats } from './confirmation.js';
 import { KernelState } from './kernel-state.js';
 import type { DataplaneModel } from './model.js';
 import { NfqueueConfirmation } from './nfqueue-confirmation.js';
 import { NftsetConfirmation } from './nftset-confirmation.js';
+import type { RenderedRuleset } from './ruleset.js';
 
 export type { DataplaneStats } from './confirmation.js';
 
@@ -40,7 +40,8 @@ export class Dataplane {
   /** Undefined in a mode that needs nothing per reservation: the DNS answer then waits for nothing. */
   readonly reserve?: (r: Reservation) => Promise<void> | undefined;
 
-  constructor(compiled: CompiledKernel, pool: CircularPool, now: () => number, private readonly log: Logger) {
+  /** `compiled`: the kernel part of the compiled gateway (compile/), its model and what it renders to. */
+  constructor(compiled: { model: DataplaneModel; ruleset: RenderedRuleset }, pool: CircularPool, now: () => number, private readonly log: Logger) {
     this.model = compiled.model;
     this.kernel = new KernelState(this.model, log, { ruleset: compiled.ruleset });
     this.confirmation = strategies[this.model.confirm]({ model: this.model, pool, now, log, stats: this.stats });
