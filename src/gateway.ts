@@ -31,8 +31,8 @@ export const monotonicNow = (): number => performance.now();
 
 /**
  * Composition root: builds the pool on the compiled gateway (compile.ts), then starts the data plane, workers,
- * listeners and the admin API in order. Whatever started is stopped in reverse order, also when a later start step fails, so a
- * half-started gateway never lingers.
+ * DNS listeners and the admin API in order. Whatever started is stopped in reverse order, also when a later
+ * start step fails, so a half-started gateway never lingers.
  */
 export class Gateway {
   readonly pool: CircularPool;

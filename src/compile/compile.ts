@@ -41,7 +41,8 @@ export function compile(configFile: string): CompiledGateway {
   if (zones && policies) problems.push(...crossCheck(policies, zones, { proxyAvailable: false, carriergradeAvailable: false }));
   if (!zones || !policies || problems.length) throw new InputError(problems);
   // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).
-  const views = collect(problems, () => buildViews(zones, [...policies.hosts.values()], { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone }));
+  const naming = { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone };
+  const views = collect(problems, () => buildViews(zones, [...policies.hosts.values()], naming));
   if (!views) throw new InputError(problems);
   const workers = compileWorkers(config, views.wan, problems);
   const pbra = compilePbra(config, views.wan, problems);

@@ -30,7 +30,16 @@ export interface DataplaneStats {
   kernelOpFailures: number;
 }
 
-export const emptyStats = (): DataplaneStats => ({ confirmed: 0, refused: 0, unparsable: 0, stolenRefused: 0, handshakeRefused: 0, synsForwarded: 0, kernelOps: 0, kernelOpFailures: 0 });
+export const emptyStats = (): DataplaneStats => ({
+  confirmed: 0,
+  refused: 0,
+  unparsable: 0,
+  stolenRefused: 0,
+  handshakeRefused: 0,
+  synsForwarded: 0,
+  kernelOps: 0,
+  kernelOpFailures: 0,
+});
 
 /** Percentiles (ms) of the recent times from a reservation to its consumption reaching the pool. */
 export interface ConfirmLag {

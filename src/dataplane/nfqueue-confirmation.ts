@@ -30,7 +30,8 @@ export class NfqueueConfirmation implements Confirmation {
 
   async start(): Promise<void> {
     const { model, log } = this.deps;
-    const queue: NfQueue = NfQueue.open({ queueNum: model.queue.num, failOpen: false, onError: (err) => log.warn({ err }, 'nfqueue') }, (p) => this.onPacket(queue, p.id, p.payload, p.mark));
+    const options = { queueNum: model.queue.num, failOpen: false, onError: (err: Error) => log.warn({ err }, 'nfqueue') };
+    const queue: NfQueue = NfQueue.open(options, (p) => this.onPacket(queue, p.id, p.payload, p.mark));
     this.queue = queue;
   }
 
