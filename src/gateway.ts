@@ -2,9 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/admin-server.js';
-import type { GatewayInputs } from './inputs.js';
-import { CircularPool, type Reservation, type ReleaseReason } from './pool/circular-pool.js';
-import { buildViews, type View } from './dns/authority/views.js';
+import type { CompiledGateway, CompiledPbra, CompiledWorkers } from './compile/compiled-gateway.js';
+import { CircularPool, type Reservation } from './pool/circular-pool.js';
+import type { View } from './dns/authority/views.js';
 import { Forwarder } from './dns/forward/forwarder.js';
 import { DnsMetrics } from './dns/metrics.js';
 import { QueryHandler } from './dns/server/query-handler.js';
@@ -14,16 +14,12 @@ import { UdpListener } from './dns/server/udp-listener.js';
 import { formatIpv4 } from './util/ipv4.js';
 import { Dataplane } from './dataplane/dataplane.js';
 import { NO_DYNAMIC_NAMES, WorkerNameTable } from './dns/authority/worker-names.js';
-import { aliasZone, workerZone } from './inputs.js';
-import type { PbraSettings } from './pbra/index.js';
 import type { AllocationGate } from './dns/admission/allocation-gate.js';
 import { buildGate } from './dns/admission/build-gate.js';
-import { readCookieSecret } from './dns/proof/cookie-secrets.js';
 import { Rrl } from './dns/server/rrl.js';
 import { StunServer } from './stun/server.js';
 import { WorkersApiServer } from './workers/api/server.js';
 import { createMappingBackend } from './workers/backends/create.js';
-import { workersConfigOf } from './config/load-config.js';
 import { WorkersService } from './workers/service.js';
 
 interface Stoppable {
@@ -34,9 +30,9 @@ interface Stoppable {
 export const monotonicNow = (): number => performance.now();
 
 /**
- * Composition root: builds the pool and the two DNS views from validated inputs, then starts listeners and the
- * admin API in order. Whatever started is stopped in reverse order, also when a later start step fails, so a
- * half-started gateway never lingers.
+ * Composition root: builds the pool on the compiled gateway (compile.ts), then starts the data plane, workers,
+ * DNS listeners and the admin API in order. Whatever started is stopped in reverse order, also when a later
+ * start step fails, so a half-started gateway never lingers.
  */
 export class Gateway {
   readonly pool: CircularPool;
@@ -48,16 +44,15 @@ export class Gateway {
   private workers?: WorkersService;
   private gate?: AllocationGate;
   private readonly handlers: QueryHandler[] = [];
-  private readonly releaseListeners: ((r: Reservation, why: ReleaseReason) => void)[] = [];
   private readonly debug: boolean;
   /** Bound addresses, in listener order, for logs and tests that bind port 0. */
   readonly endpoints: { view: string; transport: string; address: string; port: number }[] = [];
 
   constructor(
-    readonly inputs: GatewayInputs,
+    readonly compiled: CompiledGateway,
     private readonly log: Logger,
   ) {
-    const { config } = inputs;
+    const { config } = compiled;
     this.debug = log.isLevelEnabled('debug');
     this.pool = new CircularPool({
       addresses: config.poolAddresses,
@@ -65,19 +60,11 @@ export class Gateway {
       onRelease: (r, why) => {
         // Guarded: building the log fields costs more than the release itself on the allocation hot path.
         if (this.debug) this.log.debug({ address: formatIpv4(r.address), service: r.service, why }, 'reservation released');
-        for (const l of this.releaseListeners) l(r, why);
+        // PBRA: a consumed reservation counts for its requester, one that expired unused against
+        this.gate?.released(r, why);
       },
     });
-    this.views = buildViews(inputs.zones, [...inputs.policies.hosts.values()], {
-      serviceAddress: config.pool.serviceAddress,
-      addresses: config.poolAddresses,
-      nameZone: config.pool.nameZone,
-    });
-  }
-
-  /** The data plane subscribes here to tear down kernel mappings when a reservation ends. */
-  onRelease(listener: (r: Reservation, why: ReleaseReason) => void): void {
-    this.releaseListeners.push(listener);
+    this.views = compiled.views;
   }
 
   async start(): Promise<void> {
@@ -90,27 +77,19 @@ export class Gateway {
   }
 
   private async startAll(): Promise<void> {
-    const { config } = this.inputs;
+    const { config, kernel, workers, pbra } = this.compiled;
     const dns = config.dns;
     // The kernel first: an address must never be handed out before packets to it can be confirmed.
-    if (config.dataplane) {
-      const dataplane = new Dataplane(this.inputs, this.pool, monotonicNow, this.log.child({ component: 'dataplane' }));
+    if (kernel) {
+      const dataplane = new Dataplane(kernel, this.pool, monotonicNow, this.log.child({ component: 'dataplane' }));
       await dataplane.start();
       this.started.push(dataplane);
       this.dataplane = dataplane;
     }
     // Workers next: their names must be in DNS (and their ports mapped) before the first query is answered.
-    if (config.workers) await this.startWorkers(config.workers);
-    const dataplane = this.dataplane;
-    const debug = this.debug;
-    const log = this.log;
-    const onReserve =
-      debug || dataplane?.model.confirm === 'nftset'
-        ? (r: Reservation, client: string) => {
-            if (debug) log.debug({ address: formatIpv4(r.address), service: r.service, client, protocol: r.key.protocol, port: r.key.port }, 'reserved');
-            return dataplane?.onReserve(r);
-          }
-        : undefined;
+    if (workers) await this.startWorkers(workers);
+    const reserve = this.dataplane?.reserve;
+    const onReserve = this.debug ? logReservations(reserve, this.log) : reserve;
     const common = {
       pool: this.pool,
       now: monotonicNow,
@@ -119,7 +98,7 @@ export class Gateway {
       tcpRetryMs: config.pool.tcpRetryMs,
       onReserve,
     };
-    const gate = config.pbra && this.startGate(config.pbra);
+    const gate = pbra && this.startGate(pbra);
     const rrl = dns.wan.rrl.enabled ? new Rrl(dns.wan.rrl) : undefined;
     const wanHandler = new QueryHandler({ ...common, view: this.views.wan, metrics: this.metrics.wan, log: this.log.child({ view: 'wan' }), gate, rrl });
     this.handlers.push(wanHandler);
@@ -148,18 +127,15 @@ export class Gateway {
   }
 
   /** The WAN allocation gate (proofs of address, PBRA), told how every reservation ends. */
-  private startGate(settings: PbraSettings): AllocationGate {
-    const { config } = this.inputs;
-    const secretFile = settings.cookies.secretFile;
-    const gate = buildGate(settings, {
+  private startGate(pbra: CompiledPbra): AllocationGate {
+    const gate = buildGate(pbra.settings, {
       pool: this.pool,
       now: monotonicNow,
-      udpPayloadSize: config.dns.udpPayloadSize,
-      defaultAliasZone: aliasZone(config, this.views.wan)!,
-      cookieSecret: secretFile === undefined ? undefined : readCookieSecret(secretFile),
+      udpPayloadSize: this.compiled.config.dns.udpPayloadSize,
+      defaultAliasZone: pbra.aliasZone,
+      cookieSecret: pbra.cookieSecret,
     });
     this.gate = gate;
-    this.releaseListeners.push((r, why) => gate.released(r, why));
     return gate;
   }
 
@@ -167,8 +143,9 @@ export class Gateway {
    * STUN server, kernel mappings + registry (WorkersService), then the registration API on the private network;
    * every registry change republishes the workers' DNS names.
    */
-  private async startWorkers(section: NonNullable<GatewayInputs['config']['workers']>): Promise<void> {
-    const { config } = this.inputs;
+  private async startWorkers(workers: CompiledWorkers): Promise<void> {
+    const { config } = this.compiled;
+    const { section } = workers;
     const log = this.log; // each part names itself (component: workers, workers-api, workers-nftables ...)
     if (config.stun) {
       const stun = new StunServer({
@@ -181,16 +158,15 @@ export class Gateway {
       await stun.start();
       this.started.push(stun);
     }
-    const zone = workerZone(config, this.views.wan)!;
     const service = new WorkersService({
-      config: workersConfigOf(section),
+      config: workers.registry,
       backend: createMappingBackend(section, log),
       stateFile: section.stateFile,
       publicAddress: section.publicAddress,
       heartbeatMs: section.heartbeatMs,
       log,
     });
-    const names = new WorkerNameTable(zone, section.publicAddress);
+    const names = new WorkerNameTable(workers.zone, section.publicAddress);
     this.views.wan.dynamic = names;
     this.views.lan.dynamic = names;
     service.onWorkersChange((changed) => {
@@ -209,7 +185,7 @@ export class Gateway {
   }
 
   private async listen(view: 'wan' | 'lan', handler: QueryHandler, listeners: { address: string; port: number }[], metrics: DnsMetrics) {
-    const { dns, dataplane } = this.inputs.config;
+    const { dns, dataplane } = this.compiled.config;
     const log = this.log.child({ view });
     // The LAN view recurses through our forwarder: it answers the realm's hosts only, never the world.
     const lanNetworks = dns.lan?.allowFrom ?? (dataplane ? [dataplane.lan.network] : undefined);
@@ -282,4 +258,12 @@ export class Gateway {
       }
     }
   }
+}
+
+/** The debug line of every reservation, in front of the data plane's hook (if its mode has one). */
+function logReservations(reserve: ((r: Reservation) => Promise<void> | undefined) | undefined, log: Logger) {
+  return (r: Reservation, client: string): Promise<void> | undefined => {
+    log.debug({ address: formatIpv4(r.address), service: r.service, client, protocol: r.key.protocol, port: r.key.port }, 'reserved');
+    return reserve?.(r);
+  };
 }

@@ -3,14 +3,14 @@ import { parseArgs } from 'node:util';
 import { RealmgwError } from '../errors/realmgw-error.js';
 import { formatProblem } from '../errors.js';
 import { endsCommand, reportError } from './report-error.js';
-import { loadInputs } from '../inputs.js';
+import { compile } from '../compile/compile.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { cleanupCommand, rulesCommand } from './kernel-commands.js';
 import { stopSignal } from './stop-signal.js';
 import { loadConfig } from '../config/load-config.js';
-import { workerCommand } from '../worker-agent/command.js';
-import { workersCommand } from '../workers/api/workers-command.js';
+import { workerCommand } from './worker-command.js';
+import { workersCommand } from './workers-command.js';
 
 const HELP = `realmgw - DNS-driven realm gateway
 
@@ -83,33 +83,34 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'worker') return workerCommand(values.config, { once: values.once === true, logLevel: values['log-level'], pretty: values.pretty });
   if (command === 'workers') return workersCommand(loadConfig(values.config), values.json === true);
 
-  const inputs = loadInputs(values.config);
+  const compiled = compile(values.config);
 
-  if (command === 'rules') return rulesCommand(inputs);
-  if (command === 'cleanup') return cleanupCommand(inputs);
+  if (command === 'rules') return rulesCommand(compiled);
+  if (command === 'cleanup') return cleanupCommand(compiled);
 
   if (command === 'check') {
+    const { config, zones, policies } = compiled;
     // Warnings do not fail the check: the files mean what they say, minus the keys named here.
-    for (const w of inputs.policies.warnings) process.stderr.write(`warning: ${formatProblem(w)}\n`);
-    const services = [...inputs.policies.hosts.values()].reduce((n, h) => n + h.services.length, 0);
+    for (const w of policies.warnings) process.stderr.write(`warning: ${formatProblem(w)}\n`);
+    const services = [...policies.hosts.values()].reduce((n, h) => n + h.services.length, 0);
     process.stdout.write(
-      `ok: ${inputs.config.file}: ${inputs.zones.length} zones, ${inputs.policies.hosts.size} hosts, ` +
-        `${services} service names, ${inputs.config.poolAddresses.length} pool addresses\n`,
+      `ok: ${config.file}: ${zones.length} zones, ${policies.hosts.size} hosts, ` +
+        `${services} service names, ${config.poolAddresses.length} pool addresses\n`,
     );
     return 0;
   }
 
-  const log = createLogger(values['log-level'] ?? inputs.config.log.level, values.pretty ?? process.stdout.isTTY === true);
-  for (const m of inputs.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
-  for (const w of inputs.policies.warnings) log.warn(w, 'policy warning');
-  const gateway = new Gateway(inputs, log);
+  const log = createLogger(values['log-level'] ?? compiled.config.log.level, values.pretty ?? process.stdout.isTTY === true);
+  for (const m of compiled.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
+  for (const w of compiled.policies.warnings) log.warn(w, 'policy warning');
+  const gateway = new Gateway(compiled, log);
   try {
     await gateway.start();
   } catch (err) {
     log.fatal({ err }, 'gateway failed to start');
     throw startFailure(err);
   }
-  log.info({ endpoints: gateway.endpoints, pool: inputs.config.poolAddresses.length }, 'realmgw running');
+  log.info({ endpoints: gateway.endpoints, pool: compiled.config.poolAddresses.length }, 'realmgw running');
 
   await stopSignal(log);
   await gateway.stop();

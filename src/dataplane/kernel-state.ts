@@ -41,6 +41,8 @@ export interface KernelStateOptions {
   netns?: string;
   /** The firewall renderer's chains and jumps (table filter). */
   firewall?: FirewallFragment;
+  /** The state compiled with the model (compile.ts): installed as it is, never rendered again. */
+  ruleset?: RenderedRuleset;
 }
 
 export interface CleanupOptions {
@@ -70,6 +72,7 @@ export class KernelState {
 
   /** What install() applies (pure; throws KernelStateError('render') on an inconsistent model). */
   render(): RenderedRuleset {
+    if (this.opts.ruleset) return this.opts.ruleset;
     try {
       return renderRuleset(this.model, { firewall: this.opts.firewall });
     } catch (err) {

@@ -17,6 +17,7 @@ import { type From, type Refusal, checkServices, clip, peerAddress, refusal } fr
 import { verifySecret } from './secret.js';
 import type { RegistryState, SavedCoolDown, SavedLease } from './state.js';
 import { restoreInto, type RestoreOptions, type RestoreResult } from './restore.js';
+import type { Registration } from './registration.js';
 
 const MAX_SECRET_LENGTH = 1024;
 
@@ -53,15 +54,6 @@ export interface RegistryStats {
   leases: number;
   free: Record<Protocol, number>;
   coolingDown: Record<Protocol, number>;
-}
-
-/** A worker's registration (shared with restore.ts, which fills a fresh registry's). */
-export interface Registration {
-  readonly worker: string;
-  address: string;
-  lastSeen: number;
-  /** By serviceKey. */
-  leases: Map<string, Lease>;
 }
 
 export class Registry {

@@ -8,7 +8,7 @@
 import { type CompiledConfig, addressRefusal } from './config.js';
 import { type Lease, type Protocol, makeLease, serviceKey } from './lease.js';
 import type { PortAllocator, RandomInt } from './port-allocator.js';
-import type { Registration } from './registry.js';
+import type { Registration } from './registration.js';
 import { type RegistryState, type SavedLease, stateProblems } from './state.js';
 
 export interface RestoreOptions {

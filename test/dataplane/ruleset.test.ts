@@ -14,9 +14,9 @@ import {
 } from '../../src/dataplane/ruleset.js';
 import { addressRanges, groupIpsetName, rangeToCidrs, renderIpsetRestore, renderIpsets } from '../../src/dataplane/ipset.js';
 import { parseIptablesSave, planIptables, renderIptables } from '../../src/dataplane/iptables.js';
-import { buildDataplaneModel } from '../../src/dataplane/build-model.js';
+import { buildDataplaneModel } from '../../src/compile/dataplane-model.js';
 import { groupSetName, renderFirewall } from '../../src/dataplane/firewall.js';
-import { loadInputs } from '../../src/inputs.js';
+import { compile } from '../../src/compile/compile.js';
 import { formatIpv4, parseIpv4 } from '../../src/util/ipv4.js';
 import { REPO_ROOT, writeTempYaml } from '../support/repo.js';
 import { testbedModel } from '../support/dataplane-model.js';
@@ -252,7 +252,7 @@ describe('iptables', () => {
     demo.zones = path.join(REPO_ROOT, 'zones');
     demo.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
     demo.dataplane = { wan: { interface: 'wan0' }, lan: { interface: 'lan0', network: '192.168.0.0/24' } };
-    const model = buildDataplaneModel(loadInputs(await writeTempYaml(stringify(demo))));
+    const model = compile(await writeTempYaml(stringify(demo))).kernel!.model;
     const fw = renderFirewall(model);
     const r = renderRuleset(model, { firewall: fw });
     assert.deepEqual(r.chains.filter((c) => c.table === 'filter').map((c) => c.chain), fw.chains);
@@ -362,7 +362,7 @@ describe('buildDataplaneModel', () => {
     demo.zones = path.join(REPO_ROOT, 'zones');
     demo.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
     demo.dataplane = { confirm: 'nftset', wan: { interface: 'wan0' }, lan: { interface: 'lan0', network: '192.168.0.1/24' } };
-    const model = buildDataplaneModel(loadInputs(await writeTempYaml(stringify(demo))));
+    const model = compile(await writeTempYaml(stringify(demo))).kernel!.model;
     assert.equal(model.table, 'realmgw');
     assert.equal(model.prefix, 'RGW');
     assert.equal(model.confirm, 'nftset');
@@ -380,7 +380,8 @@ describe('buildDataplaneModel', () => {
     ]);
     assert.ok(model.hosts[0].firewall.user.length > 0);
     delete demo.dataplane;
-    const noDataplane = loadInputs(await writeTempYaml(stringify(demo)));
+    const noDataplane = compile(await writeTempYaml(stringify(demo)));
+    assert.equal(noDataplane.kernel, undefined);
     assert.throws(() => buildDataplaneModel(noDataplane), /no 'dataplane' section/);
   });
 });

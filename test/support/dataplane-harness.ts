@@ -12,7 +12,7 @@
  */
 import readline from 'node:readline';
 import { performance } from 'node:perf_hooks';
-import { loadInputs } from '../../src/inputs.js';
+import { compile } from '../../src/compile/compile.js';
 import { createLogger } from '../../src/log.js';
 import { CircularPool } from '../../src/pool/circular-pool.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
@@ -23,10 +23,11 @@ const out = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--config');
   if (at < 0) throw new Error('usage: dataplane-harness --config FILE');
-  const inputs = loadInputs(process.argv[at + 1]!);
+  const compiled = compile(process.argv[at + 1]!);
+  if (!compiled.kernel) throw new Error('the config has no dataplane section');
   const now = () => performance.now();
-  const pool = new CircularPool({ addresses: inputs.config.poolAddresses, lifetimeMs: inputs.config.pool.lifetimeMs });
-  const dp = new Dataplane(inputs, pool, now, createLogger('warn', false));
+  const pool = new CircularPool({ addresses: compiled.config.poolAddresses, lifetimeMs: compiled.config.pool.lifetimeMs });
+  const dp = new Dataplane(compiled.kernel, pool, now, createLogger('warn', false));
   await dp.start();
   const expiry = setInterval(() => pool.expire(now()), 100);
   let stopping = false;
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   });
   const handle = async (cmd: { op: string; host?: string; protocol?: number; port?: number; source?: string; lifetimeMs?: number }) => {
     if (cmd.op === 'reserve') {
-      const host = inputs.policies.hosts.get(cmd.host!);
+      const host = compiled.policies.hosts.get(cmd.host!);
       if (!host) throw new Error(`no host ${cmd.host}`);
       let source: { network: number; prefixLength: number } | undefined;
       if (cmd.source) {
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
       }
       const r = pool.reserve({ key: { protocol: cmd.protocol!, port: cmd.port! }, hostId: cmd.host!, target: parseIpv4(host.ipv4), service: cmd.host!, lifetimeMs: cmd.lifetimeMs, source }, now());
       if (!r.ok) throw new Error(r.reason);
-      await dp.onReserve(r.reservation);
+      await dp.reserve?.(r.reservation);
       out({ op: 'reserved', address: formatIpv4(r.reservation.address), id: r.reservation.id });
     } else if (cmd.op === 'stats') {
       await dp.refreshKernelCounters();

@@ -3,12 +3,12 @@
  * deregisters and exits 0. `--once` discovers, registers, prints the endpoints as one JSON line on stdout
  * and exits (logs go to stderr so stdout stays machine-readable); the leases stay until they expire.
  */
-import { stopSignal } from '../cli/stop-signal.js';
+import { stopSignal } from './stop-signal.js';
 import { pino } from 'pino';
 import { RealmgwError } from '../errors/realmgw-error.js';
 import { createLogger } from '../log.js';
-import { PermanentRefusal, WorkerAgent } from './agent.js';
-import { loadWorkerConfig, type WorkerAgentConfig } from './config.js';
+import { PermanentRefusal, WorkerAgent } from '../worker-agent/agent.js';
+import { loadWorkerConfig, type WorkerAgentConfig } from '../worker-agent/config.js';
 
 export interface WorkerCommandOptions {
   once: boolean;

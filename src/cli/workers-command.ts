@@ -2,10 +2,10 @@
  * `realmgw workers [--json] --config FILE`: what the running gateway says about its workers (GET /workers on
  * its admin socket), as a table for people or as the JSON itself for programs.
  */
-import { adminGet } from '../../admin/admin-client.js';
-import type { GatewayConfig } from '../../config/load-config.js';
-import { RealmgwError } from '../../errors/realmgw-error.js';
-import { formatWorkersTable, type WorkersView } from './view.js';
+import { adminGet } from '../admin/admin-client.js';
+import type { GatewayConfig } from '../config/load-config.js';
+import { RealmgwError } from '../errors/realmgw-error.js';
+import { formatWorkersTable, type WorkersView } from '../workers/api/view.js';
 
 export async function workersCommand(config: GatewayConfig, json: boolean, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   if (!config.admin) throw new RealmgwError('RGW_ADMIN_NOT_CONFIGURED', { file: config.file });

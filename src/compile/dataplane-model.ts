@@ -1,7 +1,8 @@
-/** From validated gateway inputs to the DataplaneModel every kernel-state renderer works from. */
-import type { GatewayInputs } from '../inputs.js';
+/** From validated config and policies to the DataplaneModel every kernel-state renderer works from. */
+import type { GatewayConfig } from '../config/load-config.js';
+import type { PolicySet } from '../policy/index.js';
 import { formatIpv4, parseIpv4 } from '../util/ipv4.js';
-import { HANDSHAKE_OK_MARK_OFFSET, type DataplaneHost, type DataplaneModel } from './model.js';
+import { HANDSHAKE_OK_MARK_OFFSET, type DataplaneHost, type DataplaneModel } from '../dataplane/model.js';
 
 /** The nft table realmgw owns. */
 export const DEFAULT_TABLE = 'realmgw';
@@ -13,7 +14,7 @@ export const DEFAULT_PREFIX = 'RGW';
  * unchanged); groups collect every address of every host that lists them, sorted.
  * Throws when the config has no `dataplane` section (DNS only: there is nothing to install).
  */
-export function buildDataplaneModel(inputs: GatewayInputs): DataplaneModel {
+export function buildDataplaneModel(inputs: { config: GatewayConfig; policies: PolicySet }): DataplaneModel {
   const { config, policies } = inputs;
   const dp = config.dataplane;
   if (!dp) throw new Error(`${config.file}: no 'dataplane' section; realmgw runs DNS only and installs nothing in the kernel`);
