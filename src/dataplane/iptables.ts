@@ -4,7 +4,7 @@
  * chain named `<prefix>-*` and the jumps to them from builtin chains, nothing else. Changes go through
  * `iptables-restore --noflush`, one transaction per table, so other tools' rules are never rewritten.
  */
-import type { CommandRunner } from './command.js';
+import { runChecked, type Runner } from './runner.js';
 import { poolIpsetName } from './ipset.js';
 import { CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_CHECK_MARK_OFFSET, NFQUEUE_PENDING_TAG, type DataplaneModel } from './model.js';
 
@@ -257,20 +257,20 @@ export function planIptables(saved: readonly SavedTable[], prefix: string, desir
 /* ---------- effects ---------- */
 
 /** Every table iptables-save shows (it creates none); undefined when iptables is not installed. */
-export async function readIptables(runner: CommandRunner): Promise<SavedTable[] | undefined> {
+export async function readIptables(runner: Runner): Promise<SavedTable[] | undefined> {
   const r = await runner.run('iptables-save', []);
   if (r.code === 127) return undefined;
   if (r.code !== 0) throw new Error(`iptables-save: ${r.stderr.trim()}`);
   return parseIptablesSave(r.stdout);
 }
 
-export async function applyIptablesPlan(runner: CommandRunner, plan: IptablesPlan): Promise<void> {
+export async function applyIptablesPlan(runner: Runner, plan: IptablesPlan): Promise<void> {
   if (!plan.restore) return;
-  await runner.check('iptables-restore', ['--noflush'], { input: plan.restore });
+  await runChecked(runner, 'iptables-restore', ['--noflush'], { input: plan.restore });
 }
 
 /** `iptables -C` for a jump (its rule has no quoted arguments, so splitting on blanks is exact). */
-export async function jumpPresent(runner: CommandRunner, j: IptablesJump): Promise<boolean> {
+export async function jumpPresent(runner: Runner, j: IptablesJump): Promise<boolean> {
   const r = await runner.run('iptables', ['-w', '-t', j.table, '-C', j.chain, ...j.rule.split(/\s+/)]);
   return r.code === 0;
 }
