@@ -220,16 +220,27 @@ export function planIptables(saved: readonly SavedTable[], prefix: string, desir
     const bodyLines = (body ?? '').split('\n').filter((l) => l && l !== `*${name}` && l !== 'COMMIT');
     lines.push(...bodyLines.filter((l) => l.startsWith(':')));
     // jumps in builtin chains: delete stale and duplicate ones
-    const seen = new Map<string, number>();
-    for (const r of t.rules) {
-      if (!t.chains.get(r.chain)) continue; // not a builtin chain
+    const jumpKey = (r: { chain: string; spec: string }): string | undefined => {
+      if (!t.chains.get(r.chain)) return undefined; // not a builtin chain
       const target = ruleTarget(r.spec);
-      if (!target || !ours(target)) continue;
-      const key = `${r.chain} ${r.spec}`;
+      return target && ours(target) ? `${r.chain} ${r.spec}` : undefined;
+    };
+    const copies = new Map<string, number>();
+    for (const r of t.rules) {
+      const key = jumpKey(r);
+      if (key !== undefined) copies.set(key, (copies.get(key) ?? 0) + 1);
+    }
+    // a wanted jump present once stays where it is; duplicates all go (`-D` removes the first match, so
+    // keeping one would keep the lowest) and the jump is inserted again at the top
+    const kept = new Set<string>();
+    for (const r of t.rules) {
+      const key = jumpKey(r);
+      if (key === undefined) continue;
       const wanted = wantJumps.some((j) => j.chain === r.chain && j.rule === r.spec);
-      const n = (seen.get(key) ?? 0) + 1;
-      seen.set(key, n);
-      if (wanted && n === 1) continue;
+      if (wanted && copies.get(key) === 1) {
+        kept.add(key);
+        continue;
+      }
       lines.push(`-D ${r.chain} ${r.spec}`);
       removes.push(`iptables -t ${name} -D ${r.chain} ${r.spec}`);
     }
@@ -243,7 +254,7 @@ export function planIptables(saved: readonly SavedTable[], prefix: string, desir
     lines.push(...bodyLines.filter((l) => !l.startsWith(':')));
     // each missing jump goes to the top of its chain; inserting in reverse keeps the given order
     for (const j of [...wantJumps].reverse()) {
-      if (seen.has(`${j.chain} ${j.rule}`)) continue;
+      if (kept.has(`${j.chain} ${j.rule}`)) continue;
       lines.push(`-I ${j.chain} 1 ${j.rule}`);
       inserts.push(`iptables -t ${name} -I ${j.chain} 1 ${j.rule}`);
     }
