@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { loadNativeAddon } from './addon.js';
-import { CommandError, type CommandOptions, type CommandResult, type KernelSession, type Runner, runChecked } from './runner.js';
+import { CommandError, type CommandOptions, type CommandResult, type KernelSession, type Runner } from './runner.js';
 
 export { CommandError, type CommandOptions, type CommandResult };
 
@@ -60,11 +60,6 @@ export class CommandRunner implements Runner {
     const exit = missing ? 127 : (r.exitCode ?? (r.signal ? 128 : 1));
     const why = r.timedOut ? `timed out after ${opts.timeoutMs ?? 30_000} ms\n` : r.signal ? `killed by ${r.signal}\n` : r.failed && r.exitCode === undefined ? `${file}: ${r.shortMessage}\n` : '';
     return { code: exit, stdout: r.stdout, stderr: r.stderr + why };
-  }
-
-  /** Like run(), but throws a CommandError unless the command exits 0. */
-  check(cmd: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
-    return runChecked(this, cmd, args, opts);
   }
 
   openNft(): KernelSession<string> {
