@@ -1,46 +1,50 @@
 /**
- * Running the kernel tools (nft, iptables-restore, ipset) as child processes. The only place in the data
- * plane that spawns them; everything else renders text. `netns` runs the tool inside a named network
- * namespace (`ip netns exec NS ...`), which is how tests and `realmgw` driving another namespace work:
- * node itself cannot enter one.
+ * The real Runner (runner.ts): the kernel tools (nft, iptables-restore, ipset, ipvsadm, conntrack, sysctl) as
+ * child processes and the native addon's channels (libnftables, set-element batches). The only place that
+ * spawns them or opens the addon's kernel sessions. `netns` acts inside a named network namespace: tools run
+ * under `ip netns exec NS ...`, the addon enters /run/netns/NS itself (node cannot enter one).
  */
-import type { ErrorCode } from '../errors/catalogue.js';
-import { errorMessage } from '../errors/realmgw-error.js';
 import { execa } from 'execa';
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
+import { loadNativeAddon } from './addon.js';
+import { CommandError, type CommandOptions, type CommandResult, type KernelSession, type Runner } from './runner.js';
+
+export { CommandError, type CommandOptions, type CommandResult };
+
+type NftHandle = { readonly __nftHandle: unique symbol };
+type ElemsHandle = { readonly __elemsHandle: unique symbol };
+
+/** The addon's libnftables functions (kernel/nfqueue/src/nft.c). */
+export interface NftBinding {
+  nftOpen(netnsPath?: string): NftHandle;
+  nftRun(h: NftHandle, commands: string, done: (ok: boolean, error: string, output: string) => void): void;
+  nftClose(h: NftHandle): void;
 }
 
-export interface CommandOptions {
-  /** Written to stdin, which is then closed. */
-  input?: string;
-  /** Kill the command after this long (default 30 s). */
-  timeoutMs?: number;
+/** The addon's set-element batches (kernel/nfqueue/src/nft_elems.c). */
+export interface ElemsBinding {
+  elemsOpen(netnsPath?: string): ElemsHandle;
+  elemsRun(h: ElemsHandle, table: string, ops: Buffer, done: (ok: boolean, errno: number, message: string) => void): void;
+  elemsClose(h: ElemsHandle): void;
 }
 
-/** A tool failed (non-zero exit, killed, or missing); carries what it printed. */
-export class CommandError extends Error {
-  readonly code = 'RGW_COMMAND_FAILED' satisfies ErrorCode;
+export interface CommandRunnerBindings {
+  /** Tests: libnftables functions other than the addon's. */
+  nft?: NftBinding;
+  /** Tests: set-element functions other than the addon's. */
+  elems?: ElemsBinding;
+}
+
+export class CommandRunner implements Runner {
   constructor(
-    readonly command: string,
-    readonly result: CommandResult,
-  ) {
-    super(errorMessage('RGW_COMMAND_FAILED', { command, status: String(result.code), stderr: result.stderr.trim() ? `: ${result.stderr.trim()}` : '' }));
-    this.name = 'CommandError';
-  }
-}
-
-export class CommandRunner {
-  constructor(readonly netns?: string) {}
+    readonly netns?: string,
+    private readonly bindings: CommandRunnerBindings = {},
+  ) {}
 
   /** argv with the namespace prefix, if any. */
   argv(cmd: string, args: readonly string[]): [string, string[]] {
     return this.netns ? ['ip', ['netns', 'exec', this.netns, cmd, ...args]] : [cmd, [...args]];
   }
 
-  /** Runs a command and collects its output; never throws for a non-zero exit (code 127: not found). */
   async run(cmd: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
     const [file, argv] = this.argv(cmd, args);
     const r = await execa(file, argv, {
@@ -58,10 +62,25 @@ export class CommandRunner {
     return { code: exit, stdout: r.stdout, stderr: r.stderr + why };
   }
 
-  /** Like run(), but throws a CommandError unless the command exits 0. */
-  async check(cmd: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
-    const r = await this.run(cmd, args, opts);
-    if (r.code !== 0) throw new CommandError(`${cmd} ${args.join(' ')}`, r);
-    return r;
+  openNft(): KernelSession<string> {
+    const binding = this.bindings.nft ?? loadNativeAddon<NftBinding>();
+    const h = binding.nftOpen(this.netnsPath());
+    return {
+      run: (payloads, done) => binding.nftRun(h, payloads.join('; '), (ok, error) => done(ok, error)),
+      close: () => binding.nftClose(h),
+    };
+  }
+
+  openElements(table: string): KernelSession<Buffer> {
+    const binding = this.bindings.elems ?? loadNativeAddon<ElemsBinding>();
+    const h = binding.elemsOpen(this.netnsPath());
+    return {
+      run: (payloads, done) => binding.elemsRun(h, table, Buffer.concat(payloads), (ok, _errno, message) => done(ok, message)),
+      close: () => binding.elemsClose(h),
+    };
+  }
+
+  private netnsPath(): string | undefined {
+    return this.netns === undefined ? undefined : `/run/netns/${this.netns}`;
   }
 }

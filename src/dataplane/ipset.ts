@@ -1,11 +1,11 @@
 /**
  * ipsets realmgw owns: the pool (nfqueue mode: the iptables queue rule matches it) and one per policy GROUP
  * (for the firewall rules). Every name starts with the lowercase prefix and a dash ("rgw-"), which is how
- * leftovers are recognised. Rendering is pure; the effects at the bottom take a CommandRunner.
+ * leftovers are recognised. Rendering is pure; the effects at the bottom take a Runner.
  */
 import { createHash } from 'node:crypto';
 import { formatIpv4, parseIpv4 } from '../util/ipv4.js';
-import type { CommandRunner } from './command.js';
+import { runChecked, type Runner } from './runner.js';
 import type { DataplaneModel } from './model.js';
 
 /** IPSET_MAXNAMELEN is 32 with the terminating NUL. */
@@ -108,7 +108,7 @@ export function renderIpsetRestore(sets: readonly IpsetSpec[]): string {
 /* ---------- effects ---------- */
 
 /** Name -> type of every ipset in the namespace; undefined when the ipset tool is not installed. */
-export async function listIpsets(runner: CommandRunner): Promise<Map<string, string> | undefined> {
+export async function listIpsets(runner: Runner): Promise<Map<string, string> | undefined> {
   const r = await runner.run('ipset', ['list', '-t']);
   if (r.code === 127) return undefined;
   if (r.code !== 0) throw new Error(`ipset list -t: ${r.stderr.trim()}`);
@@ -124,14 +124,14 @@ export async function listIpsets(runner: CommandRunner): Promise<Map<string, str
 }
 
 /** Creates or refills the sets (one `ipset restore`). */
-export async function applyIpsets(runner: CommandRunner, sets: readonly IpsetSpec[]): Promise<void> {
+export async function applyIpsets(runner: Runner, sets: readonly IpsetSpec[]): Promise<void> {
   const input = renderIpsetRestore(sets);
   if (!input) return;
-  await runner.check('ipset', ['restore'], { input });
+  await runChecked(runner, 'ipset', ['restore'], { input });
 }
 
 /** Destroys the named sets one by one (so each failure is reported); returns those destroyed. */
-export async function destroyIpsets(runner: CommandRunner, names: readonly string[]): Promise<{ destroyed: string[]; errors: string[] }> {
+export async function destroyIpsets(runner: Runner, names: readonly string[]): Promise<{ destroyed: string[]; errors: string[] }> {
   const destroyed: string[] = [];
   const errors: string[] = [];
   for (const name of names) {

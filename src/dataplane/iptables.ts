@@ -4,7 +4,7 @@
  * chain named `<prefix>-*` and the jumps to them from builtin chains, nothing else. Changes go through
  * `iptables-restore --noflush`, one transaction per table, so other tools' rules are never rewritten.
  */
-import type { CommandRunner } from './command.js';
+import { runChecked, type Runner } from './runner.js';
 import { poolIpsetName } from './ipset.js';
 import { CT_TAG_MASK, CT_TAG_SHIFT, HANDSHAKE_CHECK_MARK_OFFSET, NFQUEUE_PENDING_TAG, type DataplaneModel } from './model.js';
 
@@ -220,16 +220,27 @@ export function planIptables(saved: readonly SavedTable[], prefix: string, desir
     const bodyLines = (body ?? '').split('\n').filter((l) => l && l !== `*${name}` && l !== 'COMMIT');
     lines.push(...bodyLines.filter((l) => l.startsWith(':')));
     // jumps in builtin chains: delete stale and duplicate ones
-    const seen = new Map<string, number>();
-    for (const r of t.rules) {
-      if (!t.chains.get(r.chain)) continue; // not a builtin chain
+    const jumpKey = (r: { chain: string; spec: string }): string | undefined => {
+      if (!t.chains.get(r.chain)) return undefined; // not a builtin chain
       const target = ruleTarget(r.spec);
-      if (!target || !ours(target)) continue;
-      const key = `${r.chain} ${r.spec}`;
+      return target && ours(target) ? `${r.chain} ${r.spec}` : undefined;
+    };
+    const copies = new Map<string, number>();
+    for (const r of t.rules) {
+      const key = jumpKey(r);
+      if (key !== undefined) copies.set(key, (copies.get(key) ?? 0) + 1);
+    }
+    // a wanted jump present once stays where it is; duplicates all go (`-D` removes the first match, so
+    // keeping one would keep the lowest) and the jump is inserted again at the top
+    const kept = new Set<string>();
+    for (const r of t.rules) {
+      const key = jumpKey(r);
+      if (key === undefined) continue;
       const wanted = wantJumps.some((j) => j.chain === r.chain && j.rule === r.spec);
-      const n = (seen.get(key) ?? 0) + 1;
-      seen.set(key, n);
-      if (wanted && n === 1) continue;
+      if (wanted && copies.get(key) === 1) {
+        kept.add(key);
+        continue;
+      }
       lines.push(`-D ${r.chain} ${r.spec}`);
       removes.push(`iptables -t ${name} -D ${r.chain} ${r.spec}`);
     }
@@ -243,7 +254,7 @@ export function planIptables(saved: readonly SavedTable[], prefix: string, desir
     lines.push(...bodyLines.filter((l) => !l.startsWith(':')));
     // each missing jump goes to the top of its chain; inserting in reverse keeps the given order
     for (const j of [...wantJumps].reverse()) {
-      if (seen.has(`${j.chain} ${j.rule}`)) continue;
+      if (kept.has(`${j.chain} ${j.rule}`)) continue;
       lines.push(`-I ${j.chain} 1 ${j.rule}`);
       inserts.push(`iptables -t ${name} -I ${j.chain} 1 ${j.rule}`);
     }
@@ -257,20 +268,20 @@ export function planIptables(saved: readonly SavedTable[], prefix: string, desir
 /* ---------- effects ---------- */
 
 /** Every table iptables-save shows (it creates none); undefined when iptables is not installed. */
-export async function readIptables(runner: CommandRunner): Promise<SavedTable[] | undefined> {
+export async function readIptables(runner: Runner): Promise<SavedTable[] | undefined> {
   const r = await runner.run('iptables-save', []);
   if (r.code === 127) return undefined;
   if (r.code !== 0) throw new Error(`iptables-save: ${r.stderr.trim()}`);
   return parseIptablesSave(r.stdout);
 }
 
-export async function applyIptablesPlan(runner: CommandRunner, plan: IptablesPlan): Promise<void> {
+export async function applyIptablesPlan(runner: Runner, plan: IptablesPlan): Promise<void> {
   if (!plan.restore) return;
-  await runner.check('iptables-restore', ['--noflush'], { input: plan.restore });
+  await runChecked(runner, 'iptables-restore', ['--noflush'], { input: plan.restore });
 }
 
 /** `iptables -C` for a jump (its rule has no quoted arguments, so splitting on blanks is exact). */
-export async function jumpPresent(runner: CommandRunner, j: IptablesJump): Promise<boolean> {
+export async function jumpPresent(runner: Runner, j: IptablesJump): Promise<boolean> {
   const r = await runner.run('iptables', ['-w', '-t', j.table, '-C', j.chain, ...j.rule.split(/\s+/)]);
   return r.code === 0;
 }

@@ -1,8 +1,10 @@
 /**
  * Applies the rendered ruleset to the kernel and removes it again: the only place that changes kernel state
- * wholesale (element operations on the hot path go through NftChannel).
+ * wholesale (element operations on the hot path go through ElementChannel). Every command goes through a
+ * Runner (runner.ts): the real tools by default, the in-memory fake in unit tests.
  *
- * install(): dry-run the nft transaction (nft -c), then ipsets (iptables rules refer to them), the nft table
+ * install() is survey (read what is there), plan (kernel-plan.ts, pure: what to add, replace, remove) and
+ * apply: dry-run the nft transaction (nft -c), then ipsets (iptables rules refer to them), the nft table
  * (one atomic transaction that replaces any earlier copy), our iptables chains with exactly one jump from
  * each builtin chain, and finally the removal of ipsets of ours that are no longer wanted. Leftovers of an
  * earlier realmgw (killed with SIGKILL) are replaced, never duplicated. If a step fails, nothing of
@@ -18,8 +20,10 @@ import type { Logger } from '../log.js';
 import { CommandRunner } from './command.js';
 import { applyIpsets, destroyIpsets, ipsetPrefix, listIpsets } from './ipset.js';
 import { applyIptablesPlan, jumpPresent, planIptables, readIptables, type FirewallFragment } from './iptables.js';
+import { planInstall, type InstallPlan, type KernelSurvey } from './kernel-plan.js';
 import type { DataplaneModel } from './model.js';
 import { nftApply, nftCheck, nftDeleteTable, nftTableExists } from './nft.js';
+import type { Runner } from './runner.js';
 import { renderRuleset, type RenderedRuleset } from './ruleset.js';
 
 export class KernelStateError extends Error {
@@ -39,6 +43,8 @@ export class KernelStateError extends Error {
 export interface KernelStateOptions {
   /** Apply inside this network namespace (`ip netns exec`); default: the current one. */
   netns?: string;
+  /** Who runs the commands (default: the real tools, in `netns`). */
+  runner?: Runner;
   /** The firewall renderer's chains and jumps (table filter). */
   firewall?: FirewallFragment;
   /** The state compiled with the model (compile.ts): installed as it is, never rendered again. */
@@ -49,6 +55,8 @@ export interface CleanupOptions {
   table: string;
   prefix: string;
   netns?: string;
+  /** Who runs the commands (default: the real tools, in `netns`). */
+  runner?: Runner;
   log?: Logger;
 }
 
@@ -59,15 +67,21 @@ function checkNames(table: string, prefix: string): void {
   if (!/^[A-Za-z][A-Za-z0-9]{0,11}$/.test(prefix)) throw new KernelStateError('cleanup', `invalid prefix '${prefix}'`);
 }
 
+/** Reads what install() decides on: ipsets, iptables and whether our table is there. */
+export async function surveyKernel(runner: Runner, table: string): Promise<KernelSurvey> {
+  const [ipsets, iptables, present] = await Promise.all([listIpsets(runner), readIptables(runner), nftTableExists(runner, table)]);
+  return { ipsets, iptables, table: present };
+}
+
 export class KernelState {
-  private readonly runner: CommandRunner;
+  private readonly runner: Runner;
 
   constructor(
     readonly model: DataplaneModel,
     private readonly log: Logger,
     private readonly opts: KernelStateOptions = {},
   ) {
-    this.runner = new CommandRunner(opts.netns);
+    this.runner = opts.runner ?? new CommandRunner(opts.netns);
   }
 
   /** What install() applies (pure; throws KernelStateError('render') on an inconsistent model). */
@@ -89,62 +103,26 @@ export class KernelState {
     } catch (err) {
       throw new KernelStateError('validate', errText(err));
     }
-    let step = 'survey';
+    const step = { name: 'survey' };
     try {
-      let [sets, saved] = await Promise.all([listIpsets(this.runner), readIptables(this.runner)]);
-      if (r.ipsets.length && !sets) throw new Error('the ipset tool is not installed');
-      if (r.chains.length && !saved) throw new Error('iptables is not installed');
-      const leftovers = [
-        ...((await nftTableExists(this.runner, table)) ? [`nft table ip ${table}`] : []),
-        ...(saved ?? []).flatMap((t) => [...t.chains.keys()].filter((c) => c.startsWith(`${prefix}-`)).map((c) => `iptables chain ${t.name}/${c}`)),
-        ...[...(sets?.keys() ?? [])].filter((n) => n.startsWith(ipsetPrefix(prefix))).map((n) => `ipset ${n}`),
-      ];
-      if (leftovers.length) log.warn({ leftovers }, 'kernel state of an earlier realmgw found; replacing it');
-      // an ipset of ours with another type cannot be refilled in place: start from nothing
-      const mismatched = r.ipsets.filter((s) => sets?.has(s.name) && sets.get(s.name) !== s.type).map((s) => s.name);
-      if (mismatched.length) {
-        log.warn({ ipsets: mismatched }, 'ipsets of an earlier realmgw have another type; removing its state first');
-        await KernelState.cleanup({ table, prefix, netns: this.opts.netns, log });
-        [sets, saved] = await Promise.all([listIpsets(this.runner), readIptables(this.runner)]);
+      let plan = planInstall(await surveyKernel(this.runner, table), r, { table, prefix });
+      if (plan.leftovers.length) log.warn({ leftovers: plan.leftovers }, 'kernel state of an earlier realmgw found; replacing it');
+      if (plan.mismatched.length) {
+        log.warn({ ipsets: plan.mismatched }, 'ipsets of an earlier realmgw have another type; removing its state first');
+        await this.cleanup();
+        plan = planInstall(await surveyKernel(this.runner, table), r, { table, prefix });
       }
-
-      step = 'ipsets';
-      await applyIpsets(this.runner, r.ipsets);
-
-      step = 'nft';
-      await nftApply(this.runner, r.nft);
-
-      step = 'iptables';
-      const plan = planIptables(saved ?? [], prefix, { mangle: r.iptables.mangle, filter: r.iptables.filter, jumps: r.jumps, chains: r.chains });
-      await applyIptablesPlan(this.runner, plan);
-      if (plan.removes.length) log.info({ removed: plan.removes }, 'removed stale iptables state of an earlier realmgw');
-      if (r.jumps.length) {
-        const after = (await readIptables(this.runner)) ?? [];
-        for (const j of r.jumps) {
-          const n = after.find((t) => t.name === j.table)?.rules.filter((x) => x.chain === j.chain && x.spec === j.rule).length ?? 0;
-          if (n !== 1 || !(await jumpPresent(this.runner, j))) throw new Error(`expected exactly one '-A ${j.chain} ${j.rule}' in table ${j.table}, found ${n}`);
-        }
-      }
-
-      step = 'ipsets';
-      if (sets) {
-        const wanted = new Set(r.ipsets.map((s) => s.name));
-        const stale = [...sets.keys()].filter((n) => n.startsWith(ipsetPrefix(prefix)) && !wanted.has(n));
-        const d = await destroyIpsets(this.runner, stale);
-        if (d.destroyed.length) log.info({ ipsets: d.destroyed }, 'removed stale ipsets of an earlier realmgw');
-        // in use by somebody else's rule: not ours to fix, and harmless to our state
-        for (const e of d.errors) log.warn({ error: e }, 'stale ipset left in place');
-      }
+      await this.apply(plan, step);
     } catch (err) {
-      log.error({ step, err: errText(err) }, 'kernel state install failed; removing what it added');
+      log.error({ step: step.name, err: errText(err) }, 'kernel state install failed; removing what it added');
       let removed: string[] = [];
       try {
-        removed = (await KernelState.cleanup({ table, prefix, netns: this.opts.netns, log })).removed;
+        removed = (await this.cleanup()).removed;
       } catch (e) {
         log.error({ err: errText(e) }, 'rollback incomplete');
         if (e instanceof KernelStateError) removed = e.removed;
       }
-      throw new KernelStateError(step, errText(err), removed);
+      throw new KernelStateError(step.name, errText(err), removed);
     }
     log.info(
       { table, confirm: this.model.confirm, ipsets: r.ipsets.map((s) => s.name), chains: r.chains.map((c) => `${c.table}/${c.chain}`) },
@@ -154,8 +132,39 @@ export class KernelState {
 
   /** Removes everything of ours (table, chains, jumps, ipsets) and nothing else. */
   async uninstall(): Promise<void> {
-    const { removed } = await KernelState.cleanup({ table: this.model.table, prefix: this.model.prefix, netns: this.opts.netns, log: this.log });
+    const { removed } = await this.cleanup();
     this.log.info({ removed }, 'kernel state removed');
+  }
+
+  /** Carries out a plan in order; `step` names the step under way when one throws. */
+  private async apply(plan: InstallPlan, step: { name: string }): Promise<void> {
+    const { runner, log } = this;
+    step.name = 'ipsets';
+    await applyIpsets(runner, plan.ipsets);
+
+    step.name = 'nft';
+    await nftApply(runner, plan.nft);
+
+    step.name = 'iptables';
+    await applyIptablesPlan(runner, plan.iptables);
+    if (plan.iptables.removes.length) log.info({ removed: plan.iptables.removes }, 'removed stale iptables state of an earlier realmgw');
+    if (plan.jumps.length) {
+      const after = (await readIptables(runner)) ?? [];
+      for (const j of plan.jumps) {
+        const n = after.find((t) => t.name === j.table)?.rules.filter((x) => x.chain === j.chain && x.spec === j.rule).length ?? 0;
+        if (n !== 1 || !(await jumpPresent(runner, j))) throw new Error(`expected exactly one '-A ${j.chain} ${j.rule}' in table ${j.table}, found ${n}`);
+      }
+    }
+
+    step.name = 'ipsets';
+    const d = await destroyIpsets(runner, plan.staleIpsets);
+    if (d.destroyed.length) log.info({ ipsets: d.destroyed }, 'removed stale ipsets of an earlier realmgw');
+    // in use by somebody else's rule: not ours to fix, and harmless to our state
+    for (const e of d.errors) log.warn({ error: e }, 'stale ipset left in place');
+  }
+
+  private cleanup(): Promise<{ removed: string[] }> {
+    return KernelState.cleanup({ table: this.model.table, prefix: this.model.prefix, runner: this.runner, log: this.log });
   }
 
   /**
@@ -166,7 +175,7 @@ export class KernelState {
    */
   static async cleanup(opts: CleanupOptions): Promise<{ removed: string[] }> {
     checkNames(opts.table, opts.prefix);
-    const runner = new CommandRunner(opts.netns);
+    const runner = opts.runner ?? new CommandRunner(opts.netns);
     const removed: string[] = [];
     const errors: string[] = [];
     try {

@@ -6,8 +6,9 @@
  * The wire format of keys is nft's concatenation layout: every field padded to 4 bytes, network byte order
  * (ipv4_addr 4; inet_proto 1 + 3 zero; inet_service 2 big-endian + 2 zero).
  */
-import { loadNativeAddon } from './addon.js';
-import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
+import { CommandRunner, type ElemsBinding } from './command.js';
+import { KernelChannel, type KernelChannelOptions } from './kernel-channel.js';
+import type { Runner } from './runner.js';
 import type { KeyShape } from './ruleset.js';
 
 export interface ElementOp {
@@ -74,35 +75,24 @@ export function encodeOps(ops: readonly ElementOp[]): Buffer {
   return Buffer.concat(parts);
 }
 
-type ElemsHandle = { readonly __elemsHandle: unique symbol };
+export type { ElemsBinding };
 
-export interface ElemsBinding {
-  elemsOpen(netnsPath?: string): ElemsHandle;
-  elemsRun(h: ElemsHandle, table: string, ops: Buffer, done: (ok: boolean, errno: number, message: string) => void): void;
-  elemsClose(h: ElemsHandle): void;
-}
-
-export interface ElementChannelOptions extends GroupCommitOptions {
+export interface ElementChannelOptions extends KernelChannelOptions {
   /** The table (family ip) the sets live in. */
   table: string;
+  /** Whose element session to use (default: a CommandRunner for `netns`). */
+  runner?: Runner;
   /** Talk to the nf_tables of this network namespace (a name under /run/netns). */
   netns?: string;
   /** Tests: another binding. */
   binding?: ElemsBinding;
 }
 
-/** `run(ops)` is ONE transaction; ordering, group commit and retries as GroupCommit. */
-export class ElementChannel extends GroupCommit<Buffer, ElemsHandle> {
+/** `run(ops)` is ONE transaction; ordering, group commit and retries as KernelChannel. */
+export class ElementChannel extends KernelChannel<Buffer> {
   constructor(opts: ElementChannelOptions) {
-    const binding = opts.binding ?? loadNativeAddon<ElemsBinding>();
-    super(
-      {
-        open: () => binding.elemsOpen(opts.netns === undefined ? undefined : `/run/netns/${opts.netns}`),
-        run: (h, payloads, done) => binding.elemsRun(h, opts.table, Buffer.concat(payloads), (ok, _errno, message) => done(ok, message)),
-        close: (h) => binding.elemsClose(h),
-      },
-      opts,
-    );
+    const runner = opts.runner ?? new CommandRunner(opts.netns, { elems: opts.binding });
+    super(() => runner.openElements(opts.table), opts);
   }
 
   run(ops: ElementOp[]): Promise<void> {

@@ -9,6 +9,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
+import { GroupCommit } from '../util/group-commit.js';
 import { type Counters, type LeaseAccount, ZERO_COUNTERS, addCounters, mergeSample } from './accounting.js';
 import { type MappingBackend, leaseId } from './backends/backend.js';
 import type { WorkersConfig } from './config.js';
@@ -63,9 +64,7 @@ export class WorkersService {
   private readonly nat = new Map<string, NatSummary>();
   private readonly accounts = new Map<string, LeaseAccount>();
   private readonly changeListeners = new Set<(changed: ReadonlyMap<string, WorkerRecord | undefined>) => void>();
-  private tail: Promise<unknown> = Promise.resolve();
-  private readonly queue: { step: Step; resolve: (r: { outcome: ServiceOutcome; save: boolean }) => void }[] = [];
-  private draining = false;
+  private readonly changes: GroupCommit<Step, StepResult>;
   private timers: NodeJS.Timeout[] = [];
   private state: 'new' | 'running' | 'stopped' = 'new';
   private refreshing: Promise<void> | undefined;
@@ -79,6 +78,10 @@ export class WorkersService {
     // Validates the config now (WorkersConfigError), before anything is started.
     this.registry = new Registry(opts.config, { random: this.random });
     this.saver = new CoalescingSaver(new StateWriter(opts.stateFile), () => this.registry.snapshot());
+    this.changes = new GroupCommit<Step, StepResult>(
+      { commit: (steps) => this.runBatch(steps), closedError: () => new Error('workers service stopped') },
+      { maxMerge: MAX_BATCH },
+    );
   }
 
   /**
@@ -122,7 +125,7 @@ export class WorkersService {
     this.state = 'stopped';
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.tail;
+    await this.changes.idle();
     await this.saver.idle();
     await this.refreshing;
     await this.opts.backend.stop();
@@ -204,7 +207,7 @@ export class WorkersService {
 
   /** Settles when no change and no state-file write is pending (tests). */
   async idle(): Promise<void> {
-    await this.tail;
+    await this.changes.idle();
     await this.saver.idle();
   }
 
@@ -228,14 +231,12 @@ export class WorkersService {
   }
 
   /**
-   * Queues one registry change; changes run in arrival order, in batches (see drain), and each is answered
-   * once the kernel holds its mappings and the state file holds the result.
+   * Queues one registry change; changes run in arrival order, group-committed (src/util/group-commit.ts), and
+   * each is answered once the kernel holds its mappings and the state file holds the result.
    */
   private async change(step: Step): Promise<ServiceOutcome> {
     if (this.state !== 'running') return unavailable();
-    const done = new Promise<{ outcome: ServiceOutcome; save: boolean }>((resolve) => this.queue.push({ step, resolve }));
-    if (this.queue.length === 1 && !this.draining) this.tail = this.drain();
-    const { outcome, save } = await done;
+    const { outcome, save } = await this.changes.submit(step);
     if (save) {
       try {
         await this.saver.request();
@@ -248,35 +249,13 @@ export class WorkersService {
   }
 
   /**
-   * Group commit: every change queued while the kernel applied the previous batch goes into the next one —
+   * One group commit: every change queued while the kernel applied the previous batch goes into this one —
    * one undo point, one merged diff (one kernel transaction for nftables), instead of one each. When the
-   * kernel refuses a merged diff, nothing of it is in the kernel; the registry goes back to the undo point
-   * and the batch's changes run again one by one, so a bad change never takes good ones down with it.
+   * kernel refuses a merged diff, nothing of it is in the kernel; the registry goes back to the undo point and
+   * the engine runs the batch's changes again one by one, so a bad change never takes good ones down with it.
+   * A change refused alone is answered 'backend-failed'.
    */
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        const results = await this.runBatch(batch.map((b) => b.step));
-        if (results === undefined) {
-          for (const b of batch) b.resolve(await this.runOne(b.step));
-        } else {
-          batch.forEach((b, i) => b.resolve(results[i]!));
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private async runOne(step: Step): Promise<{ outcome: ServiceOutcome; save: boolean }> {
-    const [r] = (await this.runBatch([step])) ?? [];
-    return r!;
-  }
-
-  /** Runs the steps against the registry and their merged diff against the kernel; undefined: refused (undone). */
-  private async runBatch(steps: Step[]): Promise<{ outcome: ServiceOutcome; save: boolean }[] | undefined> {
+  private async runBatch(steps: Step[]): Promise<StepResult[]> {
     if (this.state !== 'running') return steps.map(() => ({ outcome: unavailable(), save: false }));
     const before = this.registry.snapshot({ canonical: false });
     const results = steps.map((step) => step());
@@ -286,7 +265,7 @@ export class WorkersService {
         await this.opts.backend.apply(diff);
       } catch (err) {
         this.undo(before);
-        if (steps.length > 1) return undefined;
+        if (steps.length > 1) throw err;
         const r = results[0] as ChangeResult;
         this.log.error({ err, worker: r.worker || undefined, add: diff.add.length, remove: diff.remove.length }, 'the kernel refused a mapping change; registry change undone');
         return [{ outcome: { ok: false, code: 'backend-failed', worker: r.worker, message: 'the gateway could not install the mappings; try again later' }, save: false }];
@@ -348,6 +327,12 @@ export class WorkersService {
 }
 
 type Step = () => ChangeResult | { ok: false; code: RefusalCode; worker?: string; message: string };
+
+interface StepResult {
+  outcome: ServiceOutcome;
+  /** The state file must be written before the answer. */
+  save: boolean;
+}
 
 /** Changes merged into one kernel transaction at most. */
 const MAX_BATCH = 256;

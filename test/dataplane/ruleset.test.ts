@@ -296,7 +296,7 @@ COMMIT
 COMMIT
 `;
 
-  it('plan after a crash: one jump kept, duplicate and stale jumps deleted, stale chains removed, foreign rules untouched', () => {
+  it('plan after a crash: duplicated jumps go back to the top once, stale jumps deleted, stale chains removed, foreign rules untouched', () => {
     const saved = parseIptablesSave(SAVE);
     const want = renderIptables(demoModel());
     const plan = planIptables(saved, 'RGW', want);
@@ -306,6 +306,8 @@ COMMIT
         '*mangle',
         ':RGW-QUEUE - [0:0]',
         ':RGW-HANDSHAKE - [0:0]',
+        // `-D` removes the first copy: deleting all and inserting one keeps the jump above foreign rules
+        '-D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         '-D PREROUTING -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         '-D PREROUTING -j RGW-OLD',
         '-F RGW-OLD',
@@ -315,6 +317,7 @@ COMMIT
         '-A RGW-HANDSHAKE -j NFQUEUE --queue-num 1',
         // the handshake jump was missing (an older realmgw): inserted once
         '-I PREROUTING 1 -p tcp -m tcp --tcp-flags SYN,RST,ACK ACK -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m connmark --mark 0x1000000/0xf000000 -m set --match-set rgw-pool dst -j RGW-HANDSHAKE',
+        '-I PREROUTING 1 -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m set --match-set rgw-pool dst -j RGW-QUEUE',
         'COMMIT',
         '',
       ].join('\n'),

@@ -3,6 +3,7 @@
  * The registry decides (pure); a backend only carries out LeaseDiffs and reads counters, so both backends pass
  * the same behavioural tests.
  */
+import type { Runner } from '../../dataplane/runner.js';
 import type { Counters } from '../accounting.js';
 import type { Lease, LeaseDiff } from '../lease.js';
 
@@ -18,6 +19,8 @@ export interface MappingBackendOptions {
   privateNetwork: string;
   /** Run inside this network namespace (`ip netns exec`); tests only. */
   netns?: string;
+  /** Who runs the kernel commands (default: the real tools, in `netns`); unit tests pass the fake kernel. */
+  runner?: Runner;
 }
 
 export interface MappingBackend {

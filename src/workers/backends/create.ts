@@ -1,6 +1,7 @@
 /** The configured mapping backend for the gateway's `workers:` section. */
 import type { Logger } from 'pino';
 import type { PortRange } from '../port-range.js';
+import type { Runner } from '../../dataplane/runner.js';
 import type { MappingBackend } from './backend.js';
 import { IpvsBackend } from './ipvs-backend.js';
 import { NftMappingBackend } from './nft-backend.js';
@@ -14,8 +15,8 @@ export interface BackendSettings {
   ports: PortRange;
 }
 
-export function createMappingBackend(section: BackendSettings, log: Logger): MappingBackend {
-  const common = { publicAddress: section.publicAddress, privateAddress: section.privateAddress, privateNetwork: section.privateNetwork };
+export function createMappingBackend(section: BackendSettings, log: Logger, runner?: Runner): MappingBackend {
+  const common = { publicAddress: section.publicAddress, privateAddress: section.privateAddress, privateNetwork: section.privateNetwork, runner };
   const child = log.child({ component: `workers-${section.backend}` });
   return section.backend === 'ipvs' ? new IpvsBackend({ ...common, ports: section.ports, log: child }) : new NftMappingBackend({ ...common, log: child });
 }

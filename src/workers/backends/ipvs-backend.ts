@@ -9,6 +9,7 @@
  * after a killed run the next start finds it at 1 already, and that is what it then leaves behind.
  */
 import { CommandRunner } from '../../dataplane/command.js';
+import { runChecked, type Runner } from '../../dataplane/runner.js';
 import { parseIptablesSave } from '../../dataplane/iptables.js';
 import type { Logger } from '../../log.js';
 import type { Counters } from '../accounting.js';
@@ -48,7 +49,7 @@ export interface IpvsBackendOptions extends MappingBackendOptions {
 export class IpvsBackend implements MappingBackend {
   readonly kind = 'ipvs' as const;
   private readonly scope: IpvsScope;
-  private readonly runner: CommandRunner;
+  private readonly runner: Runner;
   private readonly iptables: string;
   private readonly log?: Logger;
   private mapped = new Map<string, Lease>();
@@ -61,7 +62,7 @@ export class IpvsBackend implements MappingBackend {
     this.scope = { publicAddress: opts.publicAddress, privateAddress: opts.privateAddress, privateNetwork: opts.privateNetwork, ports: opts.ports };
     const problems = scopeProblems(this.scope);
     if (problems.length) throw new IpvsBackendError('RGW_IPVS_CONFIG', problems.join('; '));
-    this.runner = new CommandRunner(opts.netns);
+    this.runner = opts.runner ?? new CommandRunner(opts.netns);
     this.iptables = opts.iptables ?? 'iptables';
     this.log = opts.log?.child({ component: 'ipvs-backend' });
   }
@@ -197,34 +198,34 @@ export class IpvsBackend implements MappingBackend {
   }
 
   private async ipvsadm(args: IpvsArgs): Promise<string> {
-    return (await this.runner.check('ipvsadm', args)).stdout;
+    return (await runChecked(this.runner, 'ipvsadm', args)).stdout;
   }
 
   /** Without it IPVS bypasses the nat table and the SNAT chain never sees its packets. */
   private async enableConntrack(): Promise<void> {
-    const now = (await this.runner.check('sysctl', ['-n', CONNTRACK_SYSCTL])).stdout.trim();
+    const now = (await runChecked(this.runner, 'sysctl', ['-n', CONNTRACK_SYSCTL])).stdout.trim();
     if (now === '1') return;
-    await this.runner.check('sysctl', ['-q', '-w', `${CONNTRACK_SYSCTL}=1`]);
+    await runChecked(this.runner, 'sysctl', ['-q', '-w', `${CONNTRACK_SYSCTL}=1`]);
     this.conntrackBefore = now;
   }
 
   private async restoreConntrack(): Promise<void> {
     if (this.conntrackBefore === undefined) return;
-    await this.runner.check('sysctl', ['-q', '-w', `${CONNTRACK_SYSCTL}=${this.conntrackBefore}`]);
+    await runChecked(this.runner, 'sysctl', ['-q', '-w', `${CONNTRACK_SYSCTL}=${this.conntrackBefore}`]);
     this.conntrackBefore = undefined;
   }
 
   private async readNat() {
-    const r = await this.runner.check(`${this.iptables}-save`, ['-t', 'nat']);
+    const r = await runChecked(this.runner, `${this.iptables}-save`, ['-t', 'nat']);
     return parseIptablesSave(r.stdout);
   }
 
   private async installSnat(): Promise<void> {
-    await this.runner.check(`${this.iptables}-restore`, ['-w', '--noflush'], { input: renderSnatInstall(await this.readNat(), this.scope) });
+    await runChecked(this.runner, `${this.iptables}-restore`, ['-w', '--noflush'], { input: renderSnatInstall(await this.readNat(), this.scope) });
   }
 
   private async removeSnat(): Promise<void> {
     const text = renderSnatRemoval(await this.readNat());
-    if (text) await this.runner.check(`${this.iptables}-restore`, ['-w', '--noflush'], { input: text });
+    if (text) await runChecked(this.runner, `${this.iptables}-restore`, ['-w', '--noflush'], { input: text });
   }
 }

@@ -10,6 +10,7 @@
 import type { Logger } from '../../log.js';
 import { CommandRunner } from '../../dataplane/command.js';
 import { NftChannel, nftApply, nftDeleteTable, nftTableExists } from '../../dataplane/nft.js';
+import { runChecked, type Runner } from '../../dataplane/runner.js';
 import type { Counters } from '../accounting.js';
 import type { Lease, LeaseDiff } from '../lease.js';
 import type { MappingBackend, MappingBackendOptions } from './backend.js';
@@ -33,13 +34,13 @@ export interface NftBackendOptions extends MappingBackendOptions {
 export class NftMappingBackend implements MappingBackend {
   readonly kind = 'nftables';
   private readonly setup: NftWorkersSetup;
-  private readonly runner: CommandRunner;
+  private readonly runner: Runner;
   private channel: NftChannel | undefined;
 
   /** Throws NftWorkersError for bad options. */
   constructor(private readonly opts: NftBackendOptions) {
     this.setup = compileNftWorkersOptions(opts);
-    this.runner = new CommandRunner(opts.netns);
+    this.runner = opts.runner ?? new CommandRunner(opts.netns);
   }
 
   get table(): string {
@@ -51,7 +52,7 @@ export class NftMappingBackend implements MappingBackend {
     await this.closeChannel();
     try {
       await nftApply(this.runner, text);
-      this.channel = new NftChannel({ netns: this.opts.netns, log: this.opts.log });
+      this.channel = new NftChannel({ runner: this.runner, log: this.opts.log });
     } catch (err) {
       // the contract is "nothing installed" after a failed start, leftovers of a killed run included
       await nftDeleteTable(this.runner, this.setup.table).catch(() => undefined);
@@ -84,7 +85,7 @@ export class NftMappingBackend implements MappingBackend {
   }
 
   async counters(): Promise<Map<string, Counters>> {
-    const r = await this.runner.check('nft', ['-j', 'list', 'table', 'ip', this.setup.table]);
+    const r = await runChecked(this.runner, 'nft', ['-j', 'list', 'table', 'ip', this.setup.table]);
     return parseNftWorkerCounters(r.stdout, this.setup.table);
   }
 
@@ -105,7 +106,7 @@ export class NftMappingBackend implements MappingBackend {
  * `realmgw cleanup`: removes our worker table if it is there (and nothing else). Resolves to whether there
  * was one; false too when nft is not installed.
  */
-export async function cleanupNftWorkers(runner: CommandRunner, table = DEFAULT_NFT_WORKERS_TABLE): Promise<boolean> {
+export async function cleanupNftWorkers(runner: Runner, table = DEFAULT_NFT_WORKERS_TABLE): Promise<boolean> {
   if (!isNftTableName(table)) throw new NftWorkersError([`table ${JSON.stringify(table)} is not a plain name (letters, digits, '_')`]);
   if (!(await nftTableExists(runner, table))) return false;
   await nftDeleteTable(runner, table);
