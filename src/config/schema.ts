@@ -97,7 +97,6 @@ const workersSection = z.strictObject({
     .default([]),
 });
 
-export type StunSection = z.output<typeof stunSection>;
 export type WorkersSection = z.output<typeof workersSection>;
 
 export const configSchema = z.strictObject({
@@ -201,5 +200,4 @@ export const configSchema = z.strictObject({
     .default({ level: 'info' }),
 });
 
-export type GatewayConfigInput = z.input<typeof configSchema>;
 export type GatewayConfigData = z.output<typeof configSchema>;

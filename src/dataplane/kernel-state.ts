@@ -1,6 +1,6 @@
 /**
  * Applies the rendered ruleset to the kernel and removes it again: the only place that changes kernel state
- * wholesale (element operations on the hot path go through NftChannel).
+ * wholesale (element operations on the hot path go through ElementChannel).
  *
  * install(): dry-run the nft transaction (nft -c), then ipsets (iptables rules refer to them), the nft table
  * (one atomic transaction that replaces any earlier copy), our iptables chains with exactly one jump from
