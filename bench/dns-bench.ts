@@ -970,7 +970,7 @@ async function main(): Promise<number> {
     const r = await benchFloor(s, staticFile);
     const ratio = knotQps ? (r.qps / knotQps).toFixed(2) : '-';
     rows.push({
-      measurement: 'Node 20 bare dgram responder (no DNS work: the ceiling for one Node thread)',
+      measurement: `Node ${process.versions.node.split('.')[0]} bare dgram responder (no DNS work: the ceiling for one Node thread)`,
       value: fmtQps(r.qps),
       ratio,
       target: 'context',

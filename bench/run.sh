@@ -54,4 +54,6 @@ else
   npx tsc -p tsconfig.json
 fi
 
+# the runtime install-deps.sh brought (orchestration/node-runtime.sh; RGW_NODE_MAJOR=24 for Node 24)
+if NODE_DIR="$(bash orchestration/node-runtime.sh dir 2>/dev/null)"; then PATH="$NODE_DIR/bin:$PATH"; fi
 exec node dist/bench/dns-bench.js "$@"

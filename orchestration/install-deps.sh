@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Install what realmgw needs to build, test and benchmark on a fresh Debian 12 machine (root, Node 20).
-# Idempotent and quiet on success; prints the failing command's output on failure. Works from any cwd.
+# Install what realmgw needs to build, test and benchmark on a fresh Debian 12 machine (root, any Node.js with
+# npm, e.g. Node 20). Idempotent and quiet on success; prints the failing command's output on failure. Works
+# from any cwd. As an unprivileged user it installs nothing from Debian: it checks, then builds what it may.
 #
 #   - Debian packages (apt-get update only when one is missing; waits for a concurrent apt/dpkg)
 #   - knot's and unbound's system services are disabled (benchmark and tests start their own)
+#   - the Node.js runtime (orchestration/node-runtime.sh: Node 22 LTS, or 24 with RGW_NODE_MAJOR=24, from the
+#                   npm registry into .runtime/); everything below runs on it, and node-gyp builds the addon
+#                   against its headers
 #   - npm ci        when node_modules is missing or older than package-lock.json (its "install" script builds
 #                   the NFQUEUE addon, so the C toolchain and libnetfilter-queue-dev come first)
 #   - npm run build:addon when kernel/nfqueue/build/Release/nfqueue.node is missing or older than its sources
@@ -94,8 +98,17 @@ disable_packaged_services() {
   return 0
 }
 
+# Puts the runtime first on PATH (npm's `#!/usr/bin/env node` then runs on it too) and points node-gyp at its
+# headers, which it would otherwise download from nodejs.org.
+use_node_runtime() {
+  bash orchestration/node-runtime.sh install
+  local dir
+  dir="$(bash orchestration/node-runtime.sh dir)"
+  export PATH="$dir/bin:$PATH" npm_config_nodedir="$dir"
+}
+
 ensure_node_modules() {
-  command -v npm >/dev/null 2>&1 || die "npm not found (Node 20 with npm is required)"
+  command -v npm >/dev/null 2>&1 || die "npm not found (any Node.js with npm fetches the runtime)"
   local marker=node_modules/.package-lock.json
   if [[ ! -d node_modules || ! -e "$marker" || package-lock.json -nt "$marker" ]]; then
     # npm ci also runs the package's "prepare" script (tsc); the build stamp below is written after it.
@@ -149,6 +162,7 @@ ensure_build() {
 
 install_packages
 disable_packaged_services
+use_node_runtime
 ensure_node_modules
 ensure_addon
 ensure_build

@@ -14,6 +14,10 @@ cd "$REPO_ROOT"
 
 export RGW_PREFIX="${RGW_PREFIX:-rgw-}"
 bash orchestration/install-deps.sh
+# the runtime install-deps.sh brought (Node 22 LTS; RGW_NODE_MAJOR=24 for 24): everything below runs on it
+NODE_DIR="$(bash orchestration/node-runtime.sh dir)"
+export PATH="$NODE_DIR/bin:$PATH"
+NODE_REL="${NODE_DIR#"$REPO_ROOT"/}/bin/node"
 bash orchestration/netns/testbed.sh up
 
 BACKGROUND=()
@@ -50,7 +54,8 @@ cat <<TRY
     ip netns exec ${P}public dig +nocookie @100.64.1.130 tcp.hosta.gwa.demo           # dig retries over TCP: proven
 
   Workers behind NAT (rgw-worker1, rgw-worker2 behind rgw-nat; logs in /run/realmgw/rgw-worker*.log):
-    node dist/src/cli/main.js workers --config orchestration/netns/gwa.demo.yaml   # endpoints + counters
+    ${NODE_REL} dist/src/cli/main.js workers --config orchestration/netns/gwa.demo.yaml
+                                                   # endpoints + counters
     ip netns exec ${P}public dig @100.64.1.130 _10053._tcp.worker1.gwa.demo SRV  # the leased public port
     ip netns exec ${P}public sh -c 'echo hi | nc -N -w2 100.64.1.130 \$(dig +short @100.64.1.130 _10053._tcp.worker1.gwa.demo SRV | cut -d" " -f3)'
 

@@ -98,7 +98,6 @@ const workersSection = z.strictObject({
     .default([]),
 });
 
-export type StunSection = z.output<typeof stunSection>;
 export type WorkersSection = z.output<typeof workersSection>;
 
 export const configSchema = z.strictObject({
@@ -204,5 +203,4 @@ export const configSchema = z.strictObject({
     .default({ level: 'info' }),
 });
 
-export type GatewayConfigInput = z.input<typeof configSchema>;
 export type GatewayConfigData = z.output<typeof configSchema>;

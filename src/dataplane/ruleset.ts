@@ -146,7 +146,7 @@ const hasTag = (tag: number): string => `ct mark & ${hex(CT_TAG_MASK)} == ${tagV
  * hash table, dead, until the next GC run; a new reservation of the same key is inserted beside it, and once
  * enough dead copies share a hash bucket the kernel refuses the insert with EBUSY. With the default 1 s, a key
  * reserved a few hundred times a second hit that (measured: 4 keys at ~3,500 reservations/s failed within
- * 800 inserts); at 20 ms 20,000 such inserts saw 2 refusals, which NftChannel retries.
+ * 800 inserts); at 20 ms 20,000 such inserts saw 2 refusals, which ElementChannel retries.
  */
 export const PENDING_GC_INTERVAL_MS = 20;
 

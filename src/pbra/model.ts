@@ -6,7 +6,6 @@
 
 /** A way an unproven query proves its source address before it may reserve a pool address. */
 export type Proof = 'cookie' | 'cname' | 'tcp';
-export const PROOFS: readonly Proof[] = ['cookie', 'cname', 'tcp'];
 
 /** What a query would take from the pool (decided by the caller, see admission.ts). */
 export type RequestKind = 'fqdn_new' | 'sfqdn_new' | 'sfqdn_reuse';

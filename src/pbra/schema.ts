@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { parseCidr } from '../util/cidr.js';
+import { DEFAULT_PERIOD_MS } from './model.js';
 
 const share = z.number().min(0).max(1);
 const reputation = z.number().min(0).max(1);
@@ -72,7 +73,7 @@ export const pbraSection = z.strictObject({
     })
     .default({ rotateMs: 3_600_000 }),
   /** Reputation period: each party's score ages one third of the way toward 0.45 at every period change. */
-  periodMs: z.number().int().positive().default(20_000),
+  periodMs: z.number().int().positive().default(DEFAULT_PERIOD_MS),
   groups: z.array(group).optional(),
   tiers: z.array(tier).optional(),
   /** Live reservations one requester may hold: floor(share x pool size), at least 1, at most `max`. */

@@ -87,7 +87,3 @@ export function assertFlowKey(key: FlowKey): void {
 export function flowKeyCode(key: FlowKey): number {
   return key.protocol * 65536 + key.port;
 }
-
-export function formatFlowKey(key: FlowKey): string {
-  return `${key.protocol === ANY ? 'any' : key.protocol}/${key.port === ANY ? 'any' : key.port}`;
-}

@@ -63,8 +63,3 @@ export function parseIpLocalPortRange(text: string): PortRange {
   if (!(lo >= 1 && hi <= 65535 && lo <= hi)) throw new Error(`ip_local_port_range: cannot read ${JSON.stringify(text)}`);
   return [lo, hi];
 }
-
-/** How many ports `range` holds (range assumed valid). */
-export function rangeSize(range: PortRange): number {
-  return range[1] - range[0] + 1;
-}

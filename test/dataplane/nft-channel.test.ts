@@ -1,6 +1,6 @@
 /**
  * NftChannel's ordering, group commit and retry rules, against a scripted libnftables binding (pure logic; the
- * real binding is exercised in kernel-state.test.ts and the end-to-end suites).
+ * real binding is exercised in kernel-state.kernel.test.ts and the end-to-end suites).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -188,16 +188,28 @@ describe('parseIpv4 (queued packet headers)', () => {
     assert.equal(parseIpv4(ip4({ protocol: IPPROTO.UDP, totalLength: 19 }, udp(1, 2))), undefined, 'total < header');
   });
 
-  it('never throws and never reads past the buffer (random input)', () => {
+  it('never throws, and every field it returns is read from inside the buffer and the packet (random input)', () => {
+    // Buffer's own readers throw past the end, so each field is re-read here where the parser must have found it.
+    const ported = new Set<number>([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.UDPLITE, IPPROTO.SCTP, IPPROTO.DCCP]);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 96 }), fc.boolean(), (bytes, forceV4) => {
         const b = Buffer.from(bytes);
         if (forceV4 && b.length > 0) b[0] = 0x40 | (b[0]! & 0x0f);
         const p = parseIpv4(b);
         if (p === undefined) return;
-        assert.ok(p.headerLength >= 20 && p.headerLength <= b.length);
-        assert.ok(p.src >= 0 && p.src <= 0xffffffff && p.dst >= 0 && p.dst <= 0xffffffff);
-        assert.ok(p.srcPort >= 0 && p.srcPort <= 0xffff && p.dstPort >= 0 && p.dstPort <= 0xffff);
+        const hl = (b.readUInt8(0) & 0x0f) * 4;
+        assert.equal(p.headerLength, hl);
+        assert.deepEqual([p.totalLength, p.ttl, p.protocol, p.src, p.dst], [b.readUInt16BE(2), b.readUInt8(8), b.readUInt8(9), b.readUInt32BE(12), b.readUInt32BE(16)]);
+        const firstFragment = (b.readUInt16BE(6) & 0x1fff) === 0;
+        const end = Math.min(b.length, p.totalLength); // bytes behind totalLength are not the packet's
+        if (firstFragment && ported.has(p.protocol)) {
+          assert.ok(hl + 4 <= end, `ports at ${hl} in ${end} bytes`);
+          assert.deepEqual([p.srcPort, p.dstPort], [b.readUInt16BE(hl), b.readUInt16BE(hl + 2)]);
+        } else {
+          assert.deepEqual([p.srcPort, p.dstPort], [0, 0]);
+        }
+        if (firstFragment && p.protocol === IPPROTO.TCP) assert.equal(p.tcpFlags, b.readUInt8(hl + 13));
+        if (firstFragment && p.protocol === IPPROTO.ICMP) assert.deepEqual([p.icmpType, p.icmpCode], [b.readUInt8(hl), b.readUInt8(hl + 1)]);
         for (const v of Object.values(p)) assert.notEqual(v, undefined);
       }),
       { numRuns: 5000 },

@@ -11,6 +11,7 @@ import { Testbed, type NsProcess } from '../support/netns.js';
 import type { Answer } from '../support/dns-probe.js';
 import { probe, startGateway, type RunningGateway } from '../support/gateway.js';
 import { REPO_ROOT } from '../support/repo.js';
+import { until } from '../support/until.js';
 import { startUnbound } from '../support/unbound.js';
 
 const WAN = '100.64.1.130';
@@ -103,8 +104,9 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
     });
 
     test('an expired reservation is refused', async () => {
+      const expired = (await gw.stats()).pool.expired;
       const address = await resolve('tcp.hostb.gwa.demo');
-      await sleep(LIFETIME_MS + 300);
+      await until('the reservation expires', async () => (await gw.stats()).pool.expired > expired);
       const late = await connect(address, 'tcp', 5000);
       assert.equal(late.ok, false);
       assert.equal(late.error, 'ECONNREFUSED');

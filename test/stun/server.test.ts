@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { transportAddress } from '../../src/stun/address.js';
 import { encode, type OutAttribute } from '../../src/stun/codec.js';
 import { StunServer } from '../../src/stun/server.js';
-import { loopbackServer, memoryLogger, rawClient, sleep } from './support.js';
+import { until } from '../support/until.js';
+import { loopbackServer, memoryLogger, rawClient } from './support.js';
 
 const req = (attributes: OutAttribute[] = [], classic = false) =>
   encode({ classic, cls: 'request', transactionId: randomBytes(classic ? 16 : 12), attributes, fingerprint: !classic });
@@ -31,7 +32,7 @@ describe('STUN server on loopback', () => {
     assert.deepEqual(r.msg.responseOrigin, a1p1);
     assert.deepEqual(r.msg.otherAddress, a2p2);
     assert.equal(r.msg.software, 'realmgw');
-    await sleep(20);
+    await until('the answer counted', () => server.stats.answered >= 1);
     assert.equal(server.stats.answered, 1);
   });
 
@@ -51,7 +52,7 @@ describe('STUN server on loopback', () => {
       assert.deepEqual(r.msg.responseOrigin, want);
       assert.deepEqual(r.msg.otherAddress, a2p2);
     }
-    await sleep(20);
+    await until('the answers counted', () => server.stats.answeredChanged >= 3);
     assert.equal(server.stats.answeredChanged, 3);
   });
 
@@ -67,7 +68,7 @@ describe('STUN server on loopback', () => {
     assert.deepEqual(r.msg.mappedAddress, transportAddress('127.0.0.1', c.port));
     assert.deepEqual(r.msg.sourceAddress, a2p2);
     assert.deepEqual(r.msg.changedAddress, a2p2);
-    await sleep(20);
+    await until('the answer counted', () => server.stats.answeredClassic >= 1);
     assert.equal(server.stats.answeredClassic, 1);
   });
 
@@ -92,7 +93,7 @@ describe('STUN server on loopback', () => {
 
     c.send(req(), primary);
     assert.equal((await c.next())?.msg.cls, 'success');
-    await sleep(20);
+    await until('the answer counted', () => server.stats.answered >= 1);
     const s = server.stats;
     assert.deepEqual(
       [s.received, s.droppedMalformed, s.droppedNotRequest, s.droppedBadFingerprint, s.error400, s.error420, s.answered],
@@ -118,7 +119,7 @@ describe('STUN server on loopback', () => {
     const { server, endpoints, lines } = await loopbackServer(t, { rateLimit: { perSourceRate: 0.5, perSourceBurst: 3 } });
     const c = await rawClient(t);
     for (let i = 0; i < 10; i++) c.send(req(), endpoints[0]!);
-    await sleep(300);
+    await until('all 10 judged and the burst answered', () => server.stats.received === 10 && c.inbox.length >= 3);
     assert.equal(c.inbox.length, 3);
     assert.equal(server.stats.droppedRateLimited, 7);
     assert.equal(server.stats.trackedSources, 1);
@@ -131,7 +132,7 @@ describe('STUN server on loopback', () => {
     const valid = req(change(true, true));
     for (let i = 0; i < 200; i++) c.send(randomBytes(i % 60), endpoints[i % 4]!);
     for (let n = 0; n < valid.length; n++) c.send(valid.subarray(0, n), endpoints[0]!);
-    await sleep(100);
+    await until('every datagram received', () => server.stats.received >= 200 + valid.length);
     c.inbox.length = 0; // a random datagram may happen to be a valid request; only the server's health matters here
     c.send(req(), endpoints[0]!);
     assert.equal((await c.next())?.msg.cls, 'success');

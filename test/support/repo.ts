@@ -27,8 +27,8 @@ export const POLICIES_DIR: string = join(REPO_ROOT, 'policies');
 export const ZONES_DIR: string = join(REPO_ROOT, 'zones');
 
 /**
- * A suggested `{ timeout }` for end-to-end tests. Node 20's --test-timeout (set by test/run.sh) bounds a
- * whole file, not each test, so tests that may hang should pass their own timeout.
+ * A suggested `{ timeout }` for end-to-end tests. test/run.sh's --test-timeout is a generous bound for a
+ * whole file's worth of work, so tests that may hang should pass their own, shorter timeout.
  */
 export const E2E_TIMEOUT_MS = 60_000;
 

@@ -186,8 +186,10 @@ test('a worker that stops sending heartbeats loses its mappings', async (t) => {
   const gw = await startGatewaySide(t, { config: loopbackConfig({ heartbeatTimeoutMs: 300 }), expireIntervalMs: 50 });
   await client(gw).register([TCP_10053, UDP_10053]);
   await client(gw, 'w2').register([TCP_22]);
-  for (let i = 0; i < 8; i++) {
-    await sleep(100);
+  // w2 keeps heartbeating until w1's silence has cost it its mappings
+  const holds = (worker: string) => [...gw.backend.mapped.values()].some((l) => l.worker === worker);
+  for (const deadline = Date.now() + 10_000; holds('w1'); await sleep(50)) {
+    assert.ok(Date.now() < deadline, 'w1 expires');
     await client(gw, 'w2').heartbeat();
   }
   assert.deepEqual([...gw.backend.mapped.values()].map((l) => l.worker), ['w2'], 'w1 expired, w2 kept alive');

@@ -1,5 +1,5 @@
 // The nftables worker backend's pure half: option checks, the table, diff rendering and every refusal.
-// (nft-backend.test.ts proves the same text in the kernel.)
+// (nft-backend.kernel.test.ts proves the same text in the kernel.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Lease } from '../../src/workers/lease.js';

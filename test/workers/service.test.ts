@@ -127,17 +127,14 @@ test('view merges kernel counters per lease and totals per worker; records and t
   assert.deepEqual(s.view().workers, []);
 });
 
-test('1,000 workers with 5 ports each register through the service quickly', async (t) => {
+// How fast is the workers-register row of `npm run bench` (1,000 x 5 through the real API and kernel).
+test('1,000 workers with 5 ports each register at once: every one answered, every mapping applied', async (t) => {
   const names = Array.from({ length: 1000 }, (_, i) => `w${i}`);
   const { s, backend } = await service(t, { names });
   const services: Service[] = [22, 80, 443, 10053, 8080].map((port) => ({ port, protocol: 'tcp' }));
-  const started = performance.now();
   const results = await Promise.all(names.map((n) => s.register(n, secretOf(n), FROM, services)));
-  const ms = performance.now() - started;
   assert.ok(results.every((r) => r.ok));
   assert.equal(backend.mapped.size, 5000);
+  assert.equal(new Set(results.flatMap((r) => (r.ok ? r.leases.map((l) => l.publicPort) : []))).size, 5000, 'no public port leased twice');
   await s.idle();
-  t.diagnostic(`registered 1000 workers x 5 ports in ${ms.toFixed(0)} ms (recording backend)`);
-  // Leaves the kernel's share of the 2 s target to the backend.
-  assert.ok(ms < 1500, `${ms} ms`);
 });

@@ -1,4 +1,4 @@
-// The ipvs backend against real IPVS. Runs INSIDE a user-mode Linux guest (test/workers/ipvs-backend.test.ts
+// The ipvs backend against real IPVS. Runs INSIDE a user-mode Linux guest (test/workers/ipvs-backend.kernel.test.ts
 // boots it); on a kernel without IPVS it fails at once. Namespaces, all created and removed here:
 //
 //   cli  100.64.9.2/24 ── g0 100.64.9.1/24 (public address)  gw  p0 10.9.0.1/24 (private) ── wk 10.9.0.2/24

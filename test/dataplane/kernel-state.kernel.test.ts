@@ -19,6 +19,7 @@ import { parseIpv4 } from '../../src/util/ipv4.js';
 import { ADDR, POOL, Testbed, run, type NodeName } from '../support/netns.js';
 import { CLI_PATH, DIST_DIR, E2E_TIMEOUT_MS, REPO_ROOT, writeTempYaml } from '../support/repo.js';
 import { testbedModel } from '../support/dataplane-model.js';
+import { until } from '../support/until.js';
 
 const FLOW_SERVER = path.join(DIST_DIR, 'test', 'support', 'flow-server.js');
 const FLOW_CLIENT = path.join(DIST_DIR, 'test', 'support', 'flow-client.js');
@@ -374,7 +375,7 @@ EOF`,
 
     it('reservations expire; forgetting a slot works on live, consumed and vanished elements', T, async () => {
       await reserve(POOL[1], 6, 5000, 300);
-      await new Promise((r) => setTimeout(r, 800));
+      await until('the pending marker expires', async () => !/100\.64\.1\.132 \. tcp \. 5000/.test(await sh('gwa', 'nft list set ip realmgw pend_exact')));
       assert.equal((await talk(POOL[1], 'tcp', 5000)).error, 'ECONNREFUSED', 'expired');
       await forget(POOL[1], 6, 5000); // the map element is still there (held), the marker vanished
       await forget(POOL[1], 6, 5000); // both vanished
@@ -502,13 +503,10 @@ EOF`,
 
       // group commit: concurrent runs share lines (transactions), each still settles on its own
       const before = nft.stats;
-      const start = performance.now();
       const n = 500;
       await Promise.all(Array.from({ length: n }, (_, i) => reserve(`10.1.${i >> 8}.${i & 255}`, 6, 80)));
-      const ms = (performance.now() - start) / n;
       const lines = nft.stats.lines - before.lines;
       assert.ok(lines < n / 4, `${n} reservations on ${lines} lines`);
-      assert.ok(ms < 5, `${ms.toFixed(3)} ms per reservation`);
       assert.equal((await sh('gwa', 'nft list set ip realmgw pend_exact')).match(/10\.1\.\d+\.\d+ \. tcp \. 80 timeout/g)?.length, n);
     });
   });

@@ -356,7 +356,8 @@ describe('nfqueue addon: packets through a real queue (network namespaces)', { t
       assert.equal(s.kernel?.userDropped, 0);
       assert.equal(s.kernel?.queueTotal, 0);
 
-      // Flat out: how fast the consumer goes (one node sender; on 2 cores the sender is usually the limit).
+      // Flat out: the consumer keeps up or the kernel drops, but no packet is left without a verdict. The
+      // packets/s figure is information only (NOTES §3 has the measured consumer rates).
       await flood.command('reset', 'reset');
       const burst = await pair.send({ kind: 'udp', host: GW_IP, port: 5200, size: 32, count: 100_000, rate: 0 }, 60_000);
       // settled: nothing waiting in the kernel and the count no longer moving
@@ -378,7 +379,7 @@ describe('nfqueue addon: packets through a real queue (network namespaces)', { t
       assert.ok(g.pkts > 0);
       assert.equal(g.stats.errors, 0);
       assert.equal(g.kernel?.queueTotal, 0, 'nothing left waiting for a verdict');
-      assert.ok(rate > 10_000, `consumer rate ${Math.round(rate)}/s is implausibly low`);
+      assert.equal(g.stats.received, g.stats.verdicts, 'every packet received got its verdict');
     } finally {
       await flood.exit();
     }
