@@ -83,6 +83,18 @@ describe('relay: HTTP by Host', () => {
     assert.equal(relay.stats.refused.headerTimeout, 1);
   });
 
+  it('a client that leaves before its head is complete is counted as abandoned, not refused', async (t) => {
+    const { relay, httpPort } = await startRelay(t, { resolve: () => undefined });
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port: httpPort }, () => s.end('GET / HTTP/1.1\r\nHost: a.exa'));
+      s.on('close', () => resolve());
+      s.resume();
+    });
+    await waitFor(() => relay.stats.active === 0, 'slot released');
+    assert.equal(relay.stats.abandoned, 1);
+    assert.equal(Object.values(relay.stats.refused).reduce((a, b) => a + b), 0);
+  });
+
   it('an upstream that refuses the connection gives 502; one that never answers the SYN 504', async (t) => {
     const closed = await tcpServer(t, '127.0.0.2', () => {});
     const { relay, httpPort } = await startRelay(t, {
