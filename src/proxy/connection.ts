@@ -202,7 +202,8 @@ export class RelayConnection {
     }
     this.client.off('data', this.onHead);
     this.client.on('data', () => {});
-    this.client.on('end', () => this.client.destroy());
+    // the client's FIN may arrive before the answer left our buffer: destroying then would drop the answer
+    this.client.on('end', () => (this.client.writableFinished ? this.client.destroy() : this.client.once('finish', () => this.client.destroy())));
     this.client.resume();
     this.client.end(answer);
     this.timer = setTimeout(() => this.client.destroy(), this.ctx.limits.lingerMs);

@@ -76,6 +76,14 @@ describe('relay: HTTP by Host', () => {
     assert.equal(s.relayed.http, 0);
   });
 
+  it('a client that sends its FIN right after the request still reads the refusal', async (t) => {
+    const { httpPort } = await startRelay(t, { resolve: () => undefined });
+    for (let i = 0; i < 20; i++) {
+      const r = await rawExchange(httpPort, 'GET / HTTP/1.1\r\nHost: nope.example\r\n\r\n', '127.0.0.1', true);
+      assert.equal(statusOf(r.received), 'HTTP/1.1 421 Misdirected Request');
+    }
+  });
+
   it('a client that trickles its head is cut off at the header timeout with 408', async (t) => {
     const { relay, httpPort } = await startRelay(t, { resolve: () => undefined, limits: { headerTimeoutMs: 150 } });
     const r = await rawExchange(httpPort, 'GET / HTTP/1.1\r\nHo');

@@ -145,16 +145,21 @@ export interface RawExchange {
   error?: string;
 }
 
-/** Connects to the relay, sends `bytes` (unless undefined), and collects what comes back until the close. */
-export function rawExchange(port: number, bytes: Buffer | string | undefined, localAddress = '127.0.0.1'): Promise<RawExchange> {
+/**
+ * Connects to the relay, sends `bytes` (unless undefined; with `fin`, followed by a FIN), and collects what
+ * comes back until the close.
+ */
+export function rawExchange(port: number, bytes: Buffer | string | undefined, localAddress = '127.0.0.1', fin = false): Promise<RawExchange> {
   return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress });
+    const s = net.connect({ host: '127.0.0.1', port, localAddress, allowHalfOpen: true });
     const chunks: Buffer[] = [];
     let error: string | undefined;
     s.on('connect', () => {
       if (bytes !== undefined) s.write(bytes);
+      if (fin) s.end();
     });
     s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => s.end());
     s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
     s.on('close', () => resolve({ received: Buffer.concat(chunks), error }));
   });
