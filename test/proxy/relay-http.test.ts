@@ -107,7 +107,7 @@ describe('relay: HTTP by Host', () => {
     const closed = await tcpServer(t, '127.0.0.2', () => {});
     const { relay, httpPort } = await startRelay(t, {
       resolve: (n) => (n === 'down.example' ? { address: '127.0.0.2', port: closed + 1 } : { address: '192.0.2.1', port: 80 }),
-      limits: { connectTimeoutMs: 200 },
+      limits: { connectTimeoutMs: 1_000 },
     });
     assert.equal(statusOf((await rawExchange(httpPort, 'GET / HTTP/1.1\r\nHost: down.example\r\n\r\n')).received), 'HTTP/1.1 502 Bad Gateway');
     // 192.0.2.0/24 (TEST-NET-1) is not routed here: either no route (502) or a SYN into the void (504)

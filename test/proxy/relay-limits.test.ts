@@ -125,7 +125,7 @@ describe('relay: backpressure', () => {
 describe('relay: idle timeout', () => {
   it('a relayed connection with no bytes either way is closed and counted', async (t) => {
     const up = await taggedHttpServer(t, '127.0.0.2', 'A');
-    const { relay, httpPort } = await startRelay(t, { resolve: () => ({ address: '127.0.0.2', port: up }), limits: { idleTimeoutMs: 200 } });
+    const { relay, httpPort } = await startRelay(t, { resolve: () => ({ address: '127.0.0.2', port: up }), limits: { idleTimeoutMs: 500 } });
     // keep-alive: the upstream would keep the connection open well past the relay's idle timeout
     const r = await rawExchange(httpPort, 'GET / HTTP/1.1\r\nHost: a.example\r\n\r\n');
     assert.match(r.received.toString(), /^HTTP\/1\.1 200 OK/);

@@ -95,7 +95,7 @@ describe('relay: TLS by SNI', () => {
   });
 
   it('malformed hellos and oversized ones are closed without an answer; a slow hello at the header timeout', async (t) => {
-    const { relay, tlsPort } = await startRelay(t, { resolve: () => undefined, limits: { maxHeaderBytes: 256, headerTimeoutMs: 150 } });
+    const { relay, tlsPort } = await startRelay(t, { resolve: () => undefined, limits: { maxHeaderBytes: 256, headerTimeoutMs: 1_000 } });
     const hello = await captureClientHello({ servername: 'www.hosta.gwa.demo' });
     assert.ok(hello.length > 256);
     assert.equal((await rawExchange(tlsPort, 'GET / HTTP/1.1\r\nHost: a.example\r\n\r\n')).received.length, 0);
