@@ -21,6 +21,11 @@ import { StunServer } from './stun/server.js';
 import { WorkersApiServer } from './workers/api/server.js';
 import { createMappingBackend } from './workers/backends/create.js';
 import { WorkersService } from './workers/service.js';
+import { ProxyRelay, type RelayStats } from './proxy/index.js';
+import { proxyResolver } from './proxy/targets.js';
+import { forwardStats, parseNftCounters, type ForwardStats } from './forwards/counters.js';
+import { CommandRunner } from './dataplane/command.js';
+import type { CompiledProxy } from './compile/compiled-gateway.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -43,6 +48,7 @@ export class Gateway {
   private dataplane?: Dataplane;
   private workers?: WorkersService;
   private gate?: AllocationGate;
+  private relay?: ProxyRelay;
   private readonly handlers: QueryHandler[] = [];
   private readonly debug: boolean;
   /** Bound addresses, in listener order, for logs and tests that bind port 0. */
@@ -88,6 +94,8 @@ export class Gateway {
     }
     // Workers next: their names must be in DNS (and their ports mapped) before the first query is answered.
     if (workers) await this.startWorkers(workers);
+    // The relay before DNS: a proxy_required name answers with the service address, which must then carry it.
+    if (this.compiled.proxy) await this.startProxy(this.compiled.proxy);
     const reserve = this.dataplane?.reserve;
     const onReserve = this.debug ? logReservations(reserve, this.log) : reserve;
     const common = {
@@ -124,6 +132,27 @@ export class Gateway {
       await admin.start();
       this.started.push(admin);
     }
+  }
+
+  /** The relay for proxy_required names: HTTP by Host and TLS by SNI on the service address, only to their hosts. */
+  private async startProxy(proxy: CompiledProxy): Promise<void> {
+    const { section, serviceAddress, names } = proxy;
+    const listeners = [
+      ...(section.http ? [{ address: serviceAddress, port: section.http, kind: 'http' as const }] : []),
+      ...(section.tls ? [{ address: serviceAddress, port: section.tls, kind: 'tls' as const }] : []),
+    ];
+    const relay = new ProxyRelay({ listeners, resolve: proxyResolver(names, section.proxyProtocol), logger: this.log, limits: section.limits });
+    await relay.start();
+    this.started.push(relay);
+    this.relay = relay;
+  }
+
+  /** The static forwards with their kernel counters (read now: `nft list` holds nf_tables' lock while it dumps). */
+  private async forwardsNow(): Promise<ForwardStats[]> {
+    const forwards = this.compiled.kernel?.model.forwards ?? [];
+    if (!this.dataplane || forwards.length === 0) return forwardStats(forwards, new Map());
+    const r = await new CommandRunner().run('nft', ['-j', 'list', 'counters', 'table', 'ip', this.compiled.kernel!.model.table]);
+    return forwardStats(forwards, r.code === 0 ? parseNftCounters(r.stdout) : new Map());
   }
 
   /** The WAN allocation gate (proofs of address, PBRA), told how every reservation ends. */
@@ -221,8 +250,11 @@ export class Gateway {
           pool: { ...this.pool.stats, size: this.pool.size },
           defences: this.gate ? this.gate.stats : null,
           dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats, confirmLagMs: this.dataplane.confirmLag() ?? null } : null,
+          proxy: this.relay ? (this.relay.stats as RelayStats) : null,
+          forwards: await this.forwardsNow(),
         };
       },
+      '/forwards': () => this.forwardsNow(),
       '/reservations': () => {
         const now = monotonicNow();
         return this.pool.live().map((r) => ({
@@ -245,6 +277,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     this.dataplane = undefined;
+    this.relay = undefined;
     this.workers = undefined;
     this.views.wan.dynamic = this.views.lan.dynamic = NO_DYNAMIC_NAMES;
     if (this.expiryTimer) clearInterval(this.expiryTimer);

@@ -13,7 +13,8 @@ import { buildViews, type View } from '../dns/authority/views.js';
 import { readCookieSecret } from '../dns/proof/cookie-secrets.js';
 import { firewallProblems, renderFirewall } from '../dataplane/firewall.js';
 import { renderRuleset } from '../dataplane/ruleset.js';
-import type { CompiledGateway, CompiledKernel, CompiledPbra, CompiledWorkers } from './compiled-gateway.js';
+import type { CompiledGateway, CompiledKernel, CompiledPbra, CompiledProxy, CompiledWorkers } from './compiled-gateway.js';
+import { unknownProxyProtocolNames, type ProxiedName } from '../proxy/targets.js';
 import { buildDataplaneModel } from './dataplane-model.js';
 import { aliasZone, workerZone } from './publish-zones.js';
 
@@ -36,9 +37,9 @@ export function compile(configFile: string): CompiledGateway {
   if (!config) throw new InputError(problems);
   const zones = collect(problems, () => loadZoneFolder(config.zonesDir));
   const policies = collect(problems, () => loadPolicyFolder(config.policiesDir));
-  // Neither the reverse proxy nor nested-gateway resolution exists yet: refuse such names rather than answer
-  // with an address that leads nowhere.
-  if (zones && policies) problems.push(...crossCheck(policies, zones, { proxyAvailable: false, carriergradeAvailable: false }));
+  // proxy_required names need the relay (`proxy:`); nested-gateway resolution does not exist yet: refuse such
+  // names rather than answer with an address that leads nowhere.
+  if (zones && policies) problems.push(...crossCheck(policies, zones, { proxyAvailable: config.proxy !== undefined, carriergradeAvailable: false }));
   if (!zones || !policies || problems.length) throw new InputError(problems);
   // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).
   const naming = { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone };
@@ -46,10 +47,26 @@ export function compile(configFile: string): CompiledGateway {
   if (!views) throw new InputError(problems);
   const workers = compileWorkers(config, views.wan, problems);
   const pbra = compilePbra(config, views.wan, problems);
+  const proxy = compileProxy(config, policies, problems);
   if (problems.length) throw new InputError(problems);
   const kernel = config.dataplane ? compileKernel(config, policies, problems) : undefined;
   if (problems.length) throw new InputError(problems);
-  return { config, zones, policies, views, kernel, workers, pbra };
+  return { config, zones, policies, views, kernel, workers, pbra, ...(proxy ? { proxy } : {}) };
+}
+
+function compileProxy(config: GatewayConfig, policies: PolicySet, problems: Problem[]): CompiledProxy | undefined {
+  const section = config.proxy;
+  if (!section) return undefined;
+  const names: ProxiedName[] = [];
+  for (const host of policies.hosts.values()) {
+    for (const s of host.services) if (s.proxyRequired) names.push({ fqdn: s.fqdn, hostId: host.id, address: host.ipv4 });
+  }
+  unknownProxyProtocolNames(names, section.proxyProtocol).forEach((n) => {
+    const i = section.proxyProtocol.indexOf(n);
+    problems.push({ file: config.file, path: ['proxy', 'proxyProtocol', i], reason: `${JSON.stringify(n)} is neither a proxy_required name nor a host with one` });
+  });
+  if (section.http === section.tls && section.http !== 0) problems.push({ file: config.file, path: ['proxy', 'tls'], reason: `the HTTP and TLS relays cannot share port ${section.http}` });
+  return { section, serviceAddress: config.pool.serviceAddress, names };
 }
 
 function compileWorkers(config: GatewayConfig, wan: View, problems: Problem[]): CompiledWorkers | undefined {

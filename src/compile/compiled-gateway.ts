@@ -13,6 +13,8 @@ import type { PbraSettings } from '../pbra/index.js';
 import type { PolicySet } from '../policy/index.js';
 import type { WorkersConfig } from '../workers/config.js';
 import type { Zone } from '../zones/index.js';
+import type { ProxySection } from '../proxy/schema.js';
+import type { ProxiedName } from '../proxy/targets.js';
 
 export interface CompiledGateway {
   config: GatewayConfig;
@@ -27,6 +29,15 @@ export interface CompiledGateway {
   kernel?: CompiledKernel;
   workers?: CompiledWorkers;
   pbra?: CompiledPbra;
+  /** Absent without a `proxy:` section (then no name is proxy_required). */
+  proxy?: CompiledProxy;
+}
+
+/** The relay's settings and the names it may carry, each to its host. */
+export interface CompiledProxy {
+  section: ProxySection;
+  serviceAddress: string;
+  names: ProxiedName[];
 }
 
 /** The model and exactly what `run` installs and `rules` prints. */
@@ -52,7 +63,7 @@ export interface CompiledPbra {
 }
 
 /** The parts `compiledDifferences` tells apart; `config` is every setting not in another part. */
-export type CompiledPart = 'config' | 'zones' | 'policies' | 'kernel' | 'workers' | 'pbra';
+export type CompiledPart = 'config' | 'zones' | 'policies' | 'kernel' | 'workers' | 'pbra' | 'proxy';
 
 /**
  * The parts in which `b` differs from `a`, in a fixed order; none when they compile to the same gateway.
@@ -60,12 +71,13 @@ export type CompiledPart = 'config' | 'zones' | 'policies' | 'kernel' | 'workers
  */
 export function compiledDifferences(a: CompiledGateway, b: CompiledGateway): CompiledPart[] {
   const parts: Record<CompiledPart, (c: CompiledGateway) => unknown> = {
-    config: (c) => ({ ...c.config, pbra: undefined, workers: undefined, dataplane: undefined }),
+    config: (c) => ({ ...c.config, pbra: undefined, workers: undefined, dataplane: undefined, proxy: undefined }),
     zones: (c) => c.zones,
     policies: (c) => c.policies,
     kernel: (c) => c.kernel,
     workers: (c) => c.workers,
     pbra: (c) => c.pbra,
+    proxy: (c) => c.proxy,
   };
   return (Object.keys(parts) as CompiledPart[]).filter((p) => !isDeepStrictEqual(parts[p](a), parts[p](b)));
 }

@@ -19,6 +19,10 @@ export function ownListeners(data: GatewayConfigData): OwnListener[] {
       }
     }
   }
+  if (data.proxy) {
+    if (data.proxy.http) out.push({ address: data.pool.serviceAddress, port: data.proxy.http, protocol: 'tcp', what: 'HTTP relay (proxy.http)' });
+    if (data.proxy.tls) out.push({ address: data.pool.serviceAddress, port: data.proxy.tls, protocol: 'tcp', what: 'TLS relay (proxy.tls)' });
+  }
   if (data.workers) out.push({ address: data.workers.api.listen.address, port: data.workers.api.listen.port, protocol: 'tcp', what: 'workers API (workers.api.listen)' });
   return out;
 }

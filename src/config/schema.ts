@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isIpv4 } from '../util/ipv4.js';
 import { pbraSection } from '../pbra/schema.js';
 import { forwardsSection } from '../forwards/schema.js';
+import { proxySection } from '../proxy/schema.js';
 
 /**
  * The gateway's own configuration file. Strict objects everywhere: an unknown key is an error, because a
@@ -186,6 +187,8 @@ export const configSchema = z.strictObject({
     .optional(),
   stun: stunSection.optional(),
   workers: workersSection.optional(),
+  /** The relay for proxy_required names on the service address (HTTP Host, TLS SNI); see src/proxy/schema.ts. */
+  proxy: proxySection.optional(),
   /** Static port forwards (fixed public ports to private hosts, dnat or fullnat); see src/forwards/schema.ts. */
   forwards: forwardsSection.optional(),
   /** Reputation and load tiers for the pool (Realm Gateway's PBRA); see src/pbra/schema.ts. Absent: off. */

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ADDR, Testbed } from '../support/netns.js';
-import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { adminGet, startGateway, type RunningGateway } from '../support/gateway.js';
 import { cliCommand, REPO_ROOT } from '../support/repo.js';
 
 const WAN = ADDR.gwaWan;
@@ -109,6 +109,14 @@ describe('static forwards', { timeout: 300_000 }, () => {
     assert.ok(counters.get('fwd_ssh_a_new')!.packets >= 1, 'one connection at least');
     assert.ok(counters.get('fwd_ssh_a_traffic')!.packets >= 600, '300 exchanges both ways');
     assert.equal(counters.get('fwd_closed_a_new')!.packets, 0, 'refused sources are never DNATed');
+    // the same counters per forward in /stats and the admin's /forwards listing
+    const stats = (await gw.stats()) as unknown as { forwards: { name: string; public: string; private: string; mode: string; connections: number; packets: number }[] };
+    const ssh = stats.forwards.find((f) => f.name === 'ssh-a')!;
+    assert.deepEqual({ public: ssh.public, private: ssh.private, mode: ssh.mode }, { public: `${WAN}:2222`, private: `${ADDR.hosta}:22`, mode: 'dnat' });
+    assert.equal(ssh.connections, counters.get('fwd_ssh_a_new')!.packets);
+    assert.ok(ssh.packets >= 600);
+    const listed = (await adminGet(gw.adminSocket, '/forwards')) as { name: string; mode: string }[];
+    assert.deepEqual(listed.map((f) => `${f.name} ${f.mode}`), FORWARDS.rules.map((r) => `${r.name} ${(r as { mode?: string }).mode ?? 'dnat'}`));
     const { cmd, args } = cliCommand(['rules', '--config', gw.configFile]);
     const rules = await tb.exec('gwa', cmd, args);
     assert.equal(rules.code, 0, rules.stderr);
