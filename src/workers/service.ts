@@ -11,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GroupCommit } from '../util/group-commit.js';
 import { type Counters, type LeaseAccount, ZERO_COUNTERS, addCounters, mergeSample } from './accounting.js';
-import { type MappingBackend, leaseId } from './backends/backend.js';
+import { type MappingBackend, leaseId } from './mapping-backend.js';
 import type { WorkersConfig } from './config.js';
 import { type Lease, type LeaseDiff, type Service, formatEndpoint } from './lease.js';
 import type { RandomInt } from './port-allocator.js';
@@ -19,8 +19,7 @@ import { Registry } from './registry.js';
 import type { From, RefusalCode } from './request.js';
 import type { RegistryState } from './state.js';
 import { StateWriter, readStateFile } from './state-file.js';
-import type { NatSummary } from './api/protocol.js';
-import type { WorkerRow, WorkersView } from './api/view.js';
+import type { NatSummary, WorkerRow, WorkersView } from './view-model.js';
 
 export interface WorkersServiceOptions {
   config: WorkersConfig;

@@ -5,7 +5,7 @@
 import type { TestContext } from 'node:test';
 import { join } from 'node:path';
 import type { Counters } from '../../src/workers/accounting.js';
-import { type MappingBackend, leaseId } from '../../src/workers/backends/backend.js';
+import { type MappingBackend, leaseId } from '../../src/workers/mapping-backend.js';
 import type { WorkersConfig } from '../../src/workers/config.js';
 import type { Lease, LeaseDiff } from '../../src/workers/lease.js';
 import { WorkersApiServer } from '../../src/workers/api/server.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { CommandRunner } from '../../src/dataplane/command.js';
 import { NftError } from '../../src/dataplane/nft.js';
 import type { Lease } from '../../src/workers/lease.js';
-import { leaseId } from '../../src/workers/backends/backend.js';
+import { leaseId } from '../../src/workers/mapping-backend.js';
 import { NftMappingBackend, cleanupNftWorkers } from '../../src/workers/backends/nft-backend.js';
 import { NftWorkersError, compileNftWorkersOptions, renderNftWorkersStart } from '../../src/workers/backends/nft-render.js';
 import { DIST_DIR, E2E_TIMEOUT_MS } from '../support/repo.js';

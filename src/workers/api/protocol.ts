@@ -7,6 +7,7 @@
  *   DELETE /v1/workers/:name                                                -> 200 {worker, leases: []}
  *   Authorization: Bearer <the worker's secret>
  */
+import type { NatSummary } from '../view-model.js';
 import { formatEndpoint, type Lease, type Protocol } from '../lease.js';
 import type { RefusalCode } from '../request.js';
 
@@ -53,15 +54,7 @@ export interface LeasesBody {
   leases: WireLease[];
 }
 
-/** What a worker may say about its NAT when registering (from STUN discovery); for logs and `realmgw workers`. */
-export interface NatSummary {
-  classic?: string;
-  mapping?: string;
-  filtering?: string;
-  method?: string;
-  mappedAddress?: string;
-  mappedPort?: number;
-}
+export type { NatSummary } from '../view-model.js';
 
 export interface RegisterBody {
   services: { port: number; protocol: Protocol }[];

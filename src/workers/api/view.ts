@@ -2,32 +2,10 @@
  * What `realmgw workers` shows: the JSON the gateway serves (GET /workers on the admin socket, built by
  * WorkersService.view()) and the table made from it for people. Pure.
  */
-import type { Counters } from '../accounting.js';
-import type { Protocol } from '../lease.js';
-import type { NatSummary } from './protocol.js';
+import { type Counters } from '../accounting.js';
+import type { WorkersView } from '../view-model.js';
 
-export interface LeaseRow {
-  endpoint: string;
-  protocol: Protocol;
-  port: number;
-  publicPort: number;
-  counters: Counters;
-}
-
-export interface WorkerRow {
-  name: string;
-  address: string;
-  /** Epoch ms. */
-  lastSeen: number;
-  nat?: NatSummary;
-  leases: LeaseRow[];
-  totals: Counters;
-}
-
-export interface WorkersView {
-  publicAddress: string;
-  workers: WorkerRow[];
-}
+export type { LeaseRow, NatSummary, WorkerRow, WorkersView } from '../view-model.js';
 
 const HEADER = ['WORKER', 'ADDRESS', 'ENDPOINT', 'CONNS', 'PKTS IN/OUT', 'BYTES IN/OUT', 'LAST SEEN'];
 

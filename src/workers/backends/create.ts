@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { PortRange } from '../port-range.js';
 import type { Runner } from '../../dataplane/runner.js';
-import type { MappingBackend } from './backend.js';
+import type { MappingBackend } from '../mapping-backend.js';
 import { IpvsBackend } from './ipvs-backend.js';
 import { NftMappingBackend } from './nft-backend.js';
 

@@ -15,7 +15,7 @@ import type { Logger } from '../../log.js';
 import type { Counters } from '../accounting.js';
 import type { Lease, LeaseDiff } from '../lease.js';
 import type { PortRange } from '../port-range.js';
-import { type MappingBackend, type MappingBackendOptions, leaseId } from './backend.js';
+import { type MappingBackend, type MappingBackendOptions, leaseId } from '../mapping-backend.js';
 import { parseIpvsSave, parseIpvsStats, type IpvsService } from './ipvs-parse.js';
 import {
   type IpvsArgs,

@@ -17,7 +17,7 @@ import type { Counters } from '../accounting.js';
 import type { Lease, LeaseDiff, Protocol } from '../lease.js';
 import type { PortRange } from '../port-range.js';
 import { isIpv4, parseIpv4 } from '../../util/ipv4.js';
-import { leaseId } from './backend.js';
+import { leaseId } from '../mapping-backend.js';
 import type { IpvsService, IpvsServiceStats } from './ipvs-parse.js';
 
 export const IPVS_SCHEDULER = 'wrr';

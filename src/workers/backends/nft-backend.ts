@@ -13,7 +13,7 @@ import { NftChannel, nftApply, nftDeleteTable, nftTableExists } from '../../data
 import { runChecked, type Runner } from '../../dataplane/runner.js';
 import type { Counters } from '../accounting.js';
 import type { Lease, LeaseDiff } from '../lease.js';
-import type { MappingBackend, MappingBackendOptions } from './backend.js';
+import type { MappingBackend, MappingBackendOptions } from '../mapping-backend.js';
 import { parseNftWorkerCounters } from './nft-counters.js';
 import {
   DEFAULT_NFT_WORKERS_TABLE,

@@ -6,7 +6,7 @@ import type { ErrorCode } from '../../errors/catalogue.js';
 import { errorMessage } from '../../errors/realmgw-error.js';
 import { type Counters, ZERO_COUNTERS } from '../accounting.js';
 import type { Protocol } from '../lease.js';
-import { leaseId } from './backend.js';
+import { leaseId } from '../mapping-backend.js';
 import { NFT_WORKERS_SETS } from './nft-render.js';
 
 /** The listing is not what this backend writes (another nft version, another table). */

@@ -18,7 +18,7 @@ import type { ErrorCode } from '../../errors/catalogue.js';
 import { errorMessage } from '../../errors/realmgw-error.js';
 import { isIpv4, parseIpv4 } from '../../util/ipv4.js';
 import { isPort, type Lease, type LeaseDiff, PROTOCOLS } from '../lease.js';
-import { leaseId } from './backend.js';
+import { leaseId } from '../mapping-backend.js';
 
 export const DEFAULT_NFT_WORKERS_TABLE = 'realmgw_workers';
 

@@ -3,9 +3,9 @@
  * The registry decides (pure); a backend only carries out LeaseDiffs and reads counters, so both backends pass
  * the same behavioural tests.
  */
-import type { Runner } from '../../dataplane/runner.js';
-import type { Counters } from '../accounting.js';
-import type { Lease, LeaseDiff } from '../lease.js';
+import type { Runner } from '../dataplane/runner.js';
+import type { Counters } from './accounting.js';
+import type { Lease, LeaseDiff } from './lease.js';
 
 export interface MappingBackendOptions {
   /** The gateway's public address: the destination clients connect to (address of every lease). */
