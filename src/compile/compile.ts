@@ -9,7 +9,10 @@ import { InputError, type Problem } from '../errors.js';
 import { loadConfig, workersConfigOf, type GatewayConfig } from '../config/load-config.js';
 import { loadZoneFolder } from '../zones/index.js';
 import { crossCheck, loadPolicyFolder, type PolicySet } from '../policy/index.js';
-import { buildViews, type View } from '../dns/authority/views.js';
+import { buildViews, type PublishedForward, type View } from '../dns/authority/views.js';
+import { canonicalName, isInZone } from '../dns/names.js';
+import { formatIpv4 } from '../util/ipv4.js';
+import type { Zone } from '../zones/index.js';
 import { readCookieSecret } from '../dns/proof/cookie-secrets.js';
 import { firewallProblems, renderFirewall } from '../dataplane/firewall.js';
 import { renderRuleset } from '../dataplane/ruleset.js';
@@ -43,7 +46,9 @@ export function compile(configFile: string): CompiledGateway {
   if (!zones || !policies || problems.length) throw new InputError(problems);
   // Building the views catches what only shows once zones and policies meet (e.g. a name given two meanings).
   const naming = { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone };
-  const views = collect(problems, () => buildViews(zones, [...policies.hosts.values()], naming));
+  problems.push(...forwardNameProblems(config, zones, policies));
+  if (problems.length) throw new InputError(problems);
+  const views = collect(problems, () => buildViews(zones, [...policies.hosts.values()], naming, publishedForwards(config)));
   if (!views) throw new InputError(problems);
   const workers = compileWorkers(config, views.wan, problems);
   const pbra = compilePbra(config, views.wan, problems);
@@ -52,6 +57,38 @@ export function compile(configFile: string): CompiledGateway {
   const kernel = config.dataplane ? compileKernel(config, policies, problems) : undefined;
   if (problems.length) throw new InputError(problems);
   return { config, zones, policies, views, kernel, workers, pbra, ...(proxy ? { proxy } : {}) };
+}
+
+/** The forwards' `dns:` names as the WAN view publishes them. */
+function publishedForwards(config: GatewayConfig): PublishedForward[] {
+  return config.forwards.flatMap((f) => {
+    if (f.dns === undefined) return [];
+    const ports: number[] = [];
+    for (let p = f.first; p <= f.last; p++) ports.push(p);
+    return [{ name: f.dns, address: formatIpv4(f.address), protocol: f.protocol, ports }];
+  });
+}
+
+/**
+ * A forward's `dns:` name must lie in one of our forward zones (we answer for it) and must not be a name the
+ * zones or policies already give a meaning (a host, a service name).
+ */
+function forwardNameProblems(config: GatewayConfig, zones: Zone[], policies: PolicySet): Problem[] {
+  const problems: Problem[] = [];
+  const origins = zones.map((z) => canonicalName(z.origin)).filter((o) => !isInZone(o, 'in-addr.arpa') && !isInZone(o, 'ip6.arpa'));
+  const taken = new Set<string>();
+  for (const z of zones) for (const r of z.records) taken.add(canonicalName(r.name));
+  for (const h of policies.hosts.values()) {
+    for (const n of [h.id, ...h.fqdns, ...h.services.map((s) => s.fqdn)]) taken.add(canonicalName(n));
+  }
+  config.forwards.forEach((f, i) => {
+    if (f.dns === undefined) return;
+    const name = canonicalName(f.dns);
+    const at = { file: config.file, path: ['forwards', 'rules', i, 'dns'] };
+    if (!origins.some((o) => isInZone(name, o))) problems.push({ ...at, reason: `${JSON.stringify(f.dns)} is not inside one of the zones in ${config.zonesDir} (its A and SRV must be answered by us)` });
+    else if (taken.has(name)) problems.push({ ...at, reason: `${JSON.stringify(f.dns)} already has a meaning in the zones or policies` });
+  });
+  return problems;
 }
 
 function compileProxy(config: GatewayConfig, policies: PolicySet, problems: Problem[]): CompiledProxy | undefined {

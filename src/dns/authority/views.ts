@@ -30,6 +30,14 @@ export interface View {
   dynamic?: DynamicNames;
 }
 
+/** A static forward's published name (config `forwards:` `dns:`): A to its public address, SRV per port. */
+export interface PublishedForward {
+  name: string;
+  address: string;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  ports: number[];
+}
+
 export interface PoolNaming {
   serviceAddress: string;
   addresses: number[];
@@ -52,7 +60,7 @@ export function poolHostName(address: number, zone: string): string {
  * Builds the two views of our zones. Both share the zone files; they differ in what the policies add:
  * LAN hosts see their peers' private addresses and PTRs, the Internet sees service names that allocate.
  */
-export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolNaming): { wan: View; lan: View } {
+export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolNaming, forwards: readonly PublishedForward[] = []): { wan: View; lan: View } {
   const wanTree = new ZoneTree(zones);
   const lanTree = new ZoneTree(zones);
   const services = new Map<string, ServiceEntry>();
@@ -84,6 +92,16 @@ export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolN
         services.set(entry.srvName, entry);
         wanTree.touch(entry.srvName);
       }
+    }
+  }
+
+  // Static forwards never change address: an ordinary zone TTL, and `_<port>._<proto>` SRV as for service names.
+  for (const f of forwards) {
+    const name = canonicalName(f.name);
+    wanTree.add({ name, type: 'A', ttl: defaultTtl(wanTree, name), data: f.address });
+    for (const port of f.ports) {
+      const owner = `_${port}._${f.protocol}.${name}`;
+      wanTree.add({ name: owner, type: 'SRV', ttl: defaultTtl(wanTree, owner), data: { priority: 10, weight: 100, port, target: name } });
     }
   }
 
