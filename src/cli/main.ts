@@ -11,6 +11,7 @@ import { stopSignal } from './stop-signal.js';
 import { loadConfig } from '../config/load-config.js';
 import { workerCommand } from './worker-command.js';
 import { workersCommand } from './workers-command.js';
+import { forwardsCommand } from './forwards-command.js';
 
 const HELP = `realmgw - DNS-driven realm gateway
 
@@ -21,6 +22,8 @@ Usage:
   realmgw cleanup [--config FILE]  remove realmgw's kernel state (nft table, chains, jumps, ipsets)
   realmgw workers [--json] --config FILE
                                 the gateway's workers, endpoints and traffic (via its admin socket)
+  realmgw forwards [--json] --config FILE
+                                the gateway's static forwards and their traffic (via its admin socket)
   realmgw worker --config FILE [--once]
                                 run a worker agent (worker config): STUN, register, heartbeat;
                                 --once registers, prints the endpoints as JSON and exits
@@ -74,14 +77,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = positionals[0];
   if (!command) usage('no command given');
-  if (!['run', 'check', 'rules', 'cleanup', 'worker', 'workers'].includes(command)) usage(`unknown command '${command}'`);
+  if (!['run', 'check', 'rules', 'cleanup', 'worker', 'workers', 'forwards'].includes(command)) usage(`unknown command '${command}'`);
   if (command === 'cleanup' && !values.config) return cleanupCommand(undefined);
   if (!values.config) usage(`'${command}' needs --config FILE`);
   if (values.once && command !== 'worker') usage('--once is an option of worker');
-  if (values.json && command !== 'workers') usage('--json is an option of workers');
+  if (values.json && command !== 'workers' && command !== 'forwards') usage('--json is an option of workers and forwards');
   // A worker's config is not a gateway config: nothing below applies to it.
   if (command === 'worker') return workerCommand(values.config, { once: values.once === true, logLevel: values['log-level'], pretty: values.pretty });
   if (command === 'workers') return workersCommand(loadConfig(values.config), values.json === true);
+  if (command === 'forwards') return forwardsCommand(loadConfig(values.config), values.json === true);
 
   const compiled = compile(values.config);
 

@@ -115,6 +115,9 @@ describe('static forwards', { timeout: 300_000 }, () => {
     assert.deepEqual({ public: ssh.public, private: ssh.private, mode: ssh.mode }, { public: `${WAN}:2222`, private: `${ADDR.hosta}:22`, mode: 'dnat' });
     assert.equal(ssh.connections, counters.get('fwd_ssh_a_new')!.packets);
     assert.ok(ssh.packets >= 600);
+    const table = await tb.exec('gwa', cliCommand(['forwards', '--config', gw.configFile]).cmd, cliCommand(['forwards', '--config', gw.configFile]).args);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^ssh-a +tcp +100\.64\.1\.130:2222 +192\.168\.0\.100:22 +dnat +any +\d+ +\d+ +\d+$/m);
     const listed = (await adminGet(gw.adminSocket, '/forwards')) as { name: string; mode: string }[];
     assert.deepEqual(listed.map((f) => `${f.name} ${f.mode}`), FORWARDS.rules.map((r) => `${r.name} ${(r as { mode?: string }).mode ?? 'dnat'}`));
     const { cmd, args } = cliCommand(['rules', '--config', gw.configFile]);
