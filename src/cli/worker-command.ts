@@ -20,7 +20,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions): P
   // An invalid config is an InputError: the CLI prints its problems, and nothing was registered.
   const config: WorkerAgentConfig = loadWorkerConfig(file);
   const level = opts.logLevel ?? config.log.level;
-  const root = opts.once ? pino({ level, name: 'realmgw' }, pino.destination(2)) : createLogger(level, opts.pretty ?? process.stdout.isTTY === true);
+  // --once: synchronous, so the fatal line is out before the catalogue's line that ends stderr
+  const root = opts.once ? pino({ level, name: 'realmgw' }, pino.destination({ dest: 2, sync: true })) : createLogger(level, opts.pretty ?? process.stdout.isTTY === true);
   const log = root.child({ worker: config.name });
   const agent = new WorkerAgent(config, log);
   void stopSignal(log).then(() => agent.stop());
