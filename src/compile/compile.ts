@@ -48,7 +48,7 @@ export function compile(configFile: string): CompiledGateway {
   const naming = { serviceAddress: config.pool.serviceAddress, addresses: config.poolAddresses, nameZone: config.pool.nameZone };
   problems.push(...forwardNameProblems(config, zones, policies));
   if (problems.length) throw new InputError(problems);
-  const views = collect(problems, () => buildViews(zones, [...policies.hosts.values()], naming, publishedForwards(config)));
+  const views = collect(problems, () => buildViews(zones, [...policies.hosts.values()], naming, publishedForwards(config), config.dns.wan.serviceFormats === 'realm-gateway'));
   if (!views) throw new InputError(problems);
   const workers = compileWorkers(config, views.wan, problems);
   const pbra = compilePbra(config, views.wan, problems);

@@ -110,6 +110,13 @@ export const configSchema = z.strictObject({
     wan: z.strictObject({
       listen: z.array(listener).min(1),
       rrl,
+      /**
+       * How service names' SRV and TXT answers are written. realmgw: SRV target `_<port>._<tcp|udp|sctp>.<name>`,
+       * TXT `proxy_required=… protocol=… port=…` (no allocation). realm-gateway: Realm Gateway's own formats, which
+       * a Realm Gateway in front of or behind realmgw parses (NOTES §5): SRV target `_<port>._<protocol number>.<name>`,
+       * TXT `proxy_<True|False>.port_<n>.protocol_<n>.<name>.` with the allocated address as additional A.
+       */
+      serviceFormats: z.enum(['realmgw', 'realm-gateway']).default('realmgw'),
     }),
     lan: z
       .strictObject({

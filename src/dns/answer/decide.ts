@@ -1,4 +1,5 @@
 import { addressSlot, QUESTION_NAME, type AnswerRecord, type Record, type ResponseSpec } from '../wire/response-spec.js';
+import { rgwTxtString } from './rgw-formats.js';
 import { RCODE } from '../wire/parse-query.js';
 import type { ZoneData } from '../authority/zone-tree.js';
 import type { ServiceEntry, View } from '../authority/views.js';
@@ -18,8 +19,11 @@ export type Decision =
   /** LAN only: not ours, ask the upstream resolvers. */
   | { kind: 'forward' };
 
-/** An allocation answers A with the address, or SRV with the service's port and the address as glue. */
-export type AllocationShape = 'A' | 'SRV';
+/**
+ * An allocation answers A with the address, SRV with the service's port and the address as glue, or (Realm
+ * Gateway's formats) TXT describing the service with the address as additional A.
+ */
+export type AllocationShape = 'A' | 'SRV' | 'TXT';
 
 export const QTYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, TXT: 16, AAAA: 28, SRV: 33, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 const CLASS_IN = 1;
@@ -101,6 +105,13 @@ function decideService(view: View, qname: string, qtype: number, service: Servic
       if (service.srvName && !service.proxyRequired) return allocation(view, qname, service, 'SRV');
       return { kind: 'answer', spec: negative(zone, RCODE.NOERROR, view, qname) };
     case QTYPE.TXT:
+      // Realm Gateway's TXT allocates: a parent gateway asks TXT, SRV, then A, and may connect after any of them
+      if (view.rgwFormats && !service.proxyRequired) return allocation(view, qname, service, 'TXT');
+      if (view.rgwFormats) {
+        // proxied: the description and the relay's address, nothing reserved (as the A answer)
+        const txt: AnswerRecord = { name: QUESTION_NAME, type: 'TXT', ttl: 0, data: [rgwTxtString(service, qname)] };
+        return { kind: 'answer', spec: positive([txt], [{ name: QUESTION_NAME, type: 'A', ttl: 0, data: view.serviceAddress }], view) };
+      }
       return { kind: 'answer', spec: positive([serviceTxt(service, zone.soa.ttl)], [], view) };
     case QTYPE.ANY:
       return { kind: 'answer', spec: anyAnswer(zone, view) };
@@ -178,6 +189,7 @@ function chase(view: View, qname: string, first: Record, typeName: string): Resp
  */
 export function allocationAnswer(view: View, qname: string, service: ServiceEntry, shape: AllocationShape): ResponseSpec {
   if (shape === 'A') return positive([addressSlot(QUESTION_NAME, 0)], [], view);
+  if (shape === 'TXT') return positive([{ name: QUESTION_NAME, type: 'TXT', ttl: 0, data: [rgwTxtString(service, qname)] }], [addressSlot(QUESTION_NAME, 0)], view);
   const target = service.srvName!;
   return positive(
     [{ name: QUESTION_NAME, type: 'SRV', ttl: 0, data: { priority: 10, weight: 100, port: service.port, target } }],

@@ -28,6 +28,8 @@ export interface View {
   serviceAddress: string;
   /** Names of registered workers, replaced whenever registrations change (worker-names.ts). */
   dynamic?: DynamicNames;
+  /** WAN: service names' SRV/TXT answers in Realm Gateway's formats (config dns.wan.serviceFormats). */
+  rgwFormats?: boolean;
 }
 
 /** A static forward's published name (config `forwards:` `dns:`): A to its public address, SRV per port. */
@@ -47,9 +49,12 @@ export interface PoolNaming {
 
 const PROTO_LABEL: { [p: number]: string } = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
-export function srvNameOf(s: ServiceSource): string | undefined {
+export function srvNameOf(s: ServiceSource, rgwFormats = false): string | undefined {
+  if (s.port <= 0) return undefined;
+  // Realm Gateway writes the protocol as its number (`_22._6.`), any protocol included (`_0`)
+  if (rgwFormats) return `_${s.port}._${s.protocol}.${canonicalName(s.fqdn)}`;
   const label = PROTO_LABEL[s.protocol];
-  return label && s.port > 0 ? `_${s.port}._${label}.${canonicalName(s.fqdn)}` : undefined;
+  return label ? `_${s.port}._${label}.${canonicalName(s.fqdn)}` : undefined;
 }
 
 export function poolHostName(address: number, zone: string): string {
@@ -60,7 +65,13 @@ export function poolHostName(address: number, zone: string): string {
  * Builds the two views of our zones. Both share the zone files; they differ in what the policies add:
  * LAN hosts see their peers' private addresses and PTRs, the Internet sees service names that allocate.
  */
-export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolNaming, forwards: readonly PublishedForward[] = []): { wan: View; lan: View } {
+export function buildViews(
+  zones: ZoneSource[],
+  hosts: HostSource[],
+  pool: PoolNaming,
+  forwards: readonly PublishedForward[] = [],
+  rgwFormats = false,
+): { wan: View; lan: View } {
   const wanTree = new ZoneTree(zones);
   const lanTree = new ZoneTree(zones);
   const services = new Map<string, ServiceEntry>();
@@ -84,7 +95,7 @@ export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolN
         hostId: canonicalName(host.id),
         target: parseIpv4(host.ipv4),
         hostMax: host.circularPoolMax,
-        srvName: srvNameOf(s),
+        srvName: srvNameOf(s, rgwFormats),
       };
       services.set(entry.fqdn, entry);
       wanTree.touch(entry.fqdn);
@@ -133,7 +144,7 @@ export function buildViews(zones: ZoneSource[], hosts: HostSource[], pool: PoolN
   }
 
   return {
-    wan: { name: 'wan', tree: wanTree, services, forwards: false, serviceAddress: pool.serviceAddress },
+    wan: { name: 'wan', tree: wanTree, services, forwards: false, serviceAddress: pool.serviceAddress, ...(rgwFormats ? { rgwFormats } : {}) },
     lan: { name: 'lan', tree: lanTree, services: new Map(), forwards: true, serviceAddress: pool.serviceAddress },
   };
 }
