@@ -91,6 +91,30 @@ export class NftsetConfirmation implements Confirmation {
     this.confirmLags[this.confirmLagCount++ % CONFIRM_LAG_SAMPLES] = this.deps.now() - r.createdAt;
     const slot = this.kernelSlots.get(slotOf(r));
     if (slot) slot.consumed = true;
+    const loose = this.deps.pool.looseState(r.id);
+    if (loose) this.rearm(r, loose.usedBy);
+  }
+
+  /**
+   * A loose reservation (loose_packet) that admitted a flow and admits more: the kernel consumed its single-use
+   * marker, so a new one goes in, bound to that flow's source (/32) for the rest of the lifetime; each flow it
+   * admits re-arms it until the pool lets it go. A flow that starts before the new marker lands (the event's
+   * and one transaction's latency after the previous one was consumed) is refused; nfqueue has no such gap.
+   */
+  private rearm(r: Reservation, source: number): void {
+    const channel = this.open?.channel;
+    const now = this.deps.now();
+    if (!channel || r.expiresAt <= now) return;
+    const slot = slotOf(r);
+    const previous = this.kernelSlots.get(slot);
+    const binding = { network: source, prefixLength: 32 };
+    const plan = planReservation(previous, r.target, r.expiresAt - now, now, undefined, binding);
+    this.kernelSlots.set(slot, plan.next);
+    const el = { address: r.address, protocol: r.key.protocol, port: r.key.port };
+    this.kernelOp(channel, planOps(plan, el, r.target, previous?.target, previous?.binding !== undefined)).catch(() => {
+      this.kernelSlots.delete(slot);
+      for (const ops of slotDeleteOps(el, [previous?.binding, binding])) void this.open?.channel.run(ops).catch(() => undefined);
+    });
   }
 
   /**
