@@ -30,6 +30,7 @@ import { adminGet } from '../src/admin/admin-client.js';
 import { encodeQuery } from './dns-query.js';
 import { benchWorkers, WORKERS_HEADER, WORKERS_MEASUREMENTS, workersSettingsFromEnv } from './workers-bench.js';
 import { ATTACK_HEADER, ATTACK_MEASUREMENTS, attackSettingsFromEnv, benchAttack } from './attack-bench.js';
+import { benchProxy, PROXY_HEADER, PROXY_MEASUREMENTS } from './proxy-bench.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -42,7 +43,7 @@ const HELP = `dns-bench: realmgw's DNS front against Knot DNS on loopback (dnspe
 
 Usage: node dist/bench/dns-bench.js [--only LIST] [--seconds N] [--warmup N] [--profile DIR] [data-plane options]
   --only LIST     comma list of knot,floor,static,alloc,rss,flows-nfqueue,flows-nftset,latency,
-                  workers-register,workers-throughput,attack-phases,attack-alloc
+                  workers-register,workers-throughput,attack-phases,attack-alloc,proxy
                   (default all; env BENCH_ONLY)
   --seconds N     length of each measured dnsperf run (default 10; env BENCH_SECONDS)
   --warmup N      unmeasured dnsperf seconds before each measured run (default 2; env BENCH_WARMUP)
@@ -80,7 +81,7 @@ interface Settings {
 }
 
 const DNS_MEASUREMENTS = ['knot', 'floor', 'static', 'alloc', 'rss'];
-const ALL = [...DNS_MEASUREMENTS, ...DATAPLANE_MEASUREMENTS, ...WORKERS_MEASUREMENTS, ...ATTACK_MEASUREMENTS];
+const ALL = [...DNS_MEASUREMENTS, ...DATAPLANE_MEASUREMENTS, ...WORKERS_MEASUREMENTS, ...ATTACK_MEASUREMENTS, ...PROXY_MEASUREMENTS];
 
 function parseSettings(argv: string[]): Settings | { summarize: string } {
   const env = process.env;
@@ -1045,6 +1046,18 @@ async function main(): Promise<number> {
     }
   }
 
+  let proxy: Awaited<ReturnType<typeof benchProxy>> | undefined;
+  if (s.only.has('proxy')) {
+    try {
+      proxy = await benchProxy();
+      if (proxy.failed) failed = true;
+    } catch (err) {
+      failed = true;
+      say(`proxy failed: ${(err as Error).stack ?? String(err)}`);
+      proxy = { rows: PROXY_MEASUREMENTS.map((m) => errorRow(m, err)), notes: [], failed: true };
+    }
+  }
+
   if (dnsSelected) {
     if (command) notes.push(`each run: \`${command.replace(/-p \d+/, '-p PORT').replace(/-d \S+/, '-d QUERIES')}\` after a ${s.warmup} s unmeasured warm-up`);
     notes.push(`static queries: ${STATIC_QUERIES.join(', ')}; allocating queries: A for ${SERVICES.length} service names (${SERVICES[0].fqdn} ...), pool ${POOL_CIDR} (${POOL_SIZE.toLocaleString('en-US')} addresses)`);
@@ -1067,6 +1080,10 @@ async function main(): Promise<number> {
   if (attack) {
     const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     printTable(attack.rows, [...attack.notes, `node ${process.version}; load average before the first row ${loadBefore}, after the attack rows ${loadAfter}`], ATTACK_HEADER);
+  }
+  if (proxy) {
+    const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    printTable(proxy.rows, [...proxy.notes, `node ${process.version}; load average before the first row ${loadBefore}, after the proxy row ${loadAfter}`], PROXY_HEADER);
   }
   return failed ? 1 : 0;
 }
