@@ -3,6 +3,7 @@
  * leaves (`reserve`); the kernel consumes it at the first packet (TCP: at the handshake, which tags the
  * connection), and the pool learns of it from conntrack events.
  */
+import { parseNftCounters } from '../forwards/counters.js';
 import type { Reservation } from '../pool/circular-pool.js';
 import { CommandRunner } from './command.js';
 import type { Confirmation, ConfirmationDeps, ConfirmLag } from './confirmation.js';
@@ -125,17 +126,10 @@ export class NftsetConfirmation implements Confirmation {
   async refreshKernelCounters(): Promise<void> {
     const r = await new CommandRunner().run('nft', ['-j', 'list', 'counters', 'table', 'ip', this.deps.model.table]);
     if (r.code !== 0) return;
-    const counters = new Map<string, number>();
-    try {
-      for (const item of (JSON.parse(r.stdout) as { nftables?: { counter?: { name?: string; packets?: number } }[] }).nftables ?? []) {
-        if (item.counter?.name !== undefined && typeof item.counter.packets === 'number') counters.set(item.counter.name, item.counter.packets);
-      }
-    } catch {
-      return;
-    }
+    const counters = parseNftCounters(r.stdout);
     const { stats } = this.deps;
-    stats.stolenRefused = counters.get(STOLEN_COUNTER) ?? stats.stolenRefused;
-    stats.handshakeRefused = counters.get(HANDSHAKE_COUNTER) ?? stats.handshakeRefused;
+    stats.stolenRefused = counters.get(STOLEN_COUNTER)?.packets ?? stats.stolenRefused;
+    stats.handshakeRefused = counters.get(HANDSHAKE_COUNTER)?.packets ?? stats.handshakeRefused;
   }
 
   /**

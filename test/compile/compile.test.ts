@@ -1,37 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { parse, stringify } from 'yaml';
 import { compile } from '../../src/compile/compile.js';
 import { compiledDifferences } from '../../src/compile/compiled-gateway.js';
 import { renderFirewall } from '../../src/dataplane/firewall.js';
 import { renderRuleset } from '../../src/dataplane/ruleset.js';
-import { InputError } from '../../src/errors.js';
-import { REPO_ROOT, writeTempYaml } from '../support/repo.js';
+import { DEMO, demoWith, problemsOf, type Json } from '../support/compile-config.js';
+import { writeTempYaml } from '../support/repo.js';
 
-const DEMO = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
-
-type Json = { [k: string]: any };
-
-/** The demo config with absolute folders, changed by `over`, in a file of its own (or in `file`, as a reload would re-read it). */
-async function demoWith(over: (c: Json) => void = () => {}, file?: string): Promise<string> {
-  const c = parse(await readFile(DEMO, 'utf8')) as Json;
-  c.zones = path.join(REPO_ROOT, 'zones');
-  c.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
-  over(c);
-  return writeTempYaml(stringify(c), file === undefined ? {} : { dir: path.dirname(file), name: path.basename(file) });
-}
-
-function problemsOf(file: string): string[] {
-  try {
-    compile(file);
-  } catch (err) {
-    if (err instanceof InputError) return err.problems.map((p) => `${p.path.join('.')}: ${p.reason}`);
-    throw err;
-  }
-  assert.fail('compile accepted the config');
-}
 
 describe('compile', () => {
   it('builds every part of the demo gateway once: views, kernel state, workers, PBRA', () => {

@@ -2,33 +2,9 @@
 // and every name that would lead nowhere or mean two things refused at its key.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { parse, stringify } from 'yaml';
 import { compile } from '../../src/compile/compile.js';
-import { InputError } from '../../src/errors.js';
-import { REPO_ROOT, writeTempYaml } from '../support/repo.js';
+import { demoWith, problemsOf } from '../support/compile-config.js';
 
-const DEMO = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
-type Json = { [k: string]: any };
-
-async function demoWith(over: (c: Json) => void): Promise<string> {
-  const c = parse(await readFile(DEMO, 'utf8')) as Json;
-  c.zones = path.join(REPO_ROOT, 'zones');
-  c.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
-  over(c);
-  return writeTempYaml(stringify(c));
-}
-
-function problemsOf(file: string): string[] {
-  try {
-    compile(file);
-  } catch (err) {
-    if (err instanceof InputError) return err.problems.map((p) => `${p.path.join('.')}: ${p.reason}`);
-    throw err;
-  }
-  assert.fail('compile accepted the config');
-}
 
 const forwards = (...rules: object[]) => ({ innerAddress: '192.168.0.1', rules });
 
