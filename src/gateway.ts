@@ -26,6 +26,8 @@ import { proxyResolver } from './proxy/targets.js';
 import { forwardStats, parseNftCounters, type ForwardStats } from './forwards/counters.js';
 import { CommandRunner } from './dataplane/command.js';
 import type { CompiledProxy } from './compile/compiled-gateway.js';
+import { Readiness } from './ops/readiness.js';
+import { emptyOperatorCounters } from './ops/operator-counters.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -43,6 +45,10 @@ export class Gateway {
   readonly pool: CircularPool;
   readonly metrics = { wan: new DnsMetrics(), lan: new DnsMetrics() };
   readonly views: { wan: View; lan: View };
+  /** /readyz and systemd's READY=1: every condition true (ops/readiness.ts). */
+  readonly readiness = new Readiness(monotonicNow);
+  /** Reloads and drift repairs, for /metrics and /stats. */
+  readonly ops = emptyOperatorCounters();
   private readonly started: Stoppable[] = [];
   private expiryTimer?: NodeJS.Timeout;
   private dataplane?: Dataplane;
@@ -74,8 +80,12 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
+    this.readiness.require('started', 'starting');
+    if (this.compiled.kernel) this.readiness.require('kernel', 'not installed yet');
+    this.readiness.require('dns', 'not listening yet');
     try {
       await this.startAll();
+      this.readiness.set('started', true, 'started');
     } catch (err) {
       await this.stop();
       throw err;
@@ -91,6 +101,7 @@ export class Gateway {
       await dataplane.start();
       this.started.push(dataplane);
       this.dataplane = dataplane;
+      this.readiness.set('kernel', true, 'installed');
     }
     // Workers next: their names must be in DNS (and their ports mapped) before the first query is answered.
     if (workers) await this.startWorkers(workers);
@@ -125,6 +136,7 @@ export class Gateway {
       this.handlers.push(lanHandler);
       await this.listen('lan', lanHandler, dns.lan.listen, this.metrics.lan);
     }
+    this.readiness.set('dns', true, 'listening');
     this.expiryTimer = setInterval(() => this.pool.expire(monotonicNow()), 250);
     this.expiryTimer.unref();
     if (config.admin) {
@@ -276,6 +288,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.readiness.set('started', false, 'stopping');
     this.dataplane = undefined;
     this.relay = undefined;
     this.workers = undefined;
