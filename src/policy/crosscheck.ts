@@ -90,7 +90,7 @@ export function crossCheck(p: PolicySet, zones: Zone[], options: CrossCheckOptio
         report('proxy_required', `${s.fqdn} is proxy_required but the proxy relays TCP only (protocol ${s.protocol})`);
       }
       if (s.proxyRequired && options.proxyAvailable === false) {
-        report('proxy_required', `${s.fqdn} is proxy_required but no reverse proxy runs at the service address (not supported yet)`);
+        report('proxy_required', `${s.fqdn} is proxy_required but the config has no 'proxy:' section (nothing would relay its connections)`);
       }
       if (s.carriergrade && options.carriergradeAvailable === false) {
         report('carriergrade', `${s.fqdn} is carriergrade, but resolving through a nested gateway is not supported yet`);

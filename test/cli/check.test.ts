@@ -24,7 +24,7 @@ async function demoWith(over: (c: { [k: string]: unknown }) => void): Promise<st
 test('check accepts the shipped demo config', () => {
   const r = cli('check', '--config', DEMO);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^ok: .*3 zones, 2 hosts, 12 service names, 3 pool addresses/);
+  assert.match(r.stdout, /^ok: .*3 zones, 2 hosts, 14 service names, 3 pool addresses/);
 });
 
 test('check on a policy folder with a typo names the file, the key path and the reason', async () => {
@@ -58,7 +58,7 @@ test('usage errors exit 2; --help exits 0', () => {
   assert.match(help.stdout, /realmgw run\s+--config FILE/);
 });
 
-test('check refuses proxy_required and carriergrade names, which nothing behind the gateway serves yet', async () => {
+test('check refuses proxy_required names without a proxy section, and carriergrade names, which nothing serves yet', async () => {
   const dir = await makeTempDir('policies');
   await writeTempYaml(
     {
@@ -73,10 +73,13 @@ test('check refuses proxy_required and carriergrade names, which nothing behind 
     },
     { dir, name: 'hosta.yaml' },
   );
-  const cfg = await demoWith((c) => (c.policies = dir));
+  const cfg = await demoWith((c) => {
+    c.policies = dir;
+    delete c.proxy;
+  });
   const r = cli('check', '--config', cfg);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /SFQDN\[0\]\.proxy_required: .*no reverse proxy/);
+  assert.match(r.stderr, /SFQDN\[0\]\.proxy_required: .*no 'proxy:' section/);
   assert.match(r.stderr, /SFQDN\[1\]\.carriergrade: .*not supported yet/);
 });
 

@@ -95,7 +95,10 @@ test('workers: an admin socket nobody serves is RGW_ADMIN_UNREACHABLE; no admin 
 });
 
 test('rules without a dataplane section is RGW_RULES_RENDER and prints no ruleset', async () => {
-  const cfg = await demoWith((c) => delete c.dataplane);
+  const cfg = await demoWith((c) => {
+    delete c.dataplane;
+    delete c.forwards; // they live in the data plane's table: check would refuse them first
+  });
   const r = cli('rules', '--config', cfg);
   assertEndsWith(r, 1, 'RGW_RULES_RENDER', /no 'dataplane' section/);
   assert.equal(r.stdout, '');
@@ -111,9 +114,13 @@ test('worker --once that cannot reach its gateway gives up with RGW_WORKER_FAILE
 });
 
 test('run that cannot bind its DNS listener ends with RGW_START_FAILED, the details in its log', async () => {
-  // DNS only (no dataplane, workers or STUN), so nothing reaches the kernel; 192.0.2.x (TEST-NET-1) is never local.
+  // DNS only (no dataplane, forwards, workers, STUN or relay; one host without proxy_required names), so nothing
+  // reaches the kernel or binds before DNS; 192.0.2.x (TEST-NET-1) is never local.
+  const policies = await makeTempDir('policies');
+  await writeTempFile('hosta.yaml', "hosta.gwa.demo.:\n  ID: {ipv4: ['192.168.0.100']}\n  SFQDN: [{fqdn: 'ssh.hosta.gwa.demo.', protocol: 6, port: 22}]\n", { dir: policies });
   const cfg = await demoWith((c) => {
-    for (const key of ['dataplane', 'workers', 'stun']) delete c[key];
+    for (const key of ['dataplane', 'forwards', 'workers', 'stun', 'proxy']) delete c[key];
+    c.policies = policies;
     const dns = c.dns as { wan: { listen: { address: string }[] }; lan: { listen: { address: string }[] } };
     dns.wan.listen = [{ address: '192.0.2.1' }];
     dns.lan.listen = [{ address: '192.0.2.2' }];

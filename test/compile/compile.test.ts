@@ -27,6 +27,7 @@ describe('compile', () => {
   it('leaves out the parts whose section is absent', async () => {
     const c = compile(await demoWith((d) => {
       delete d.dataplane;
+      delete d.forwards;
       delete d.workers;
       delete d.stun;
       delete d.pbra;
@@ -72,6 +73,7 @@ describe('compiledDifferences', () => {
     assert.deepEqual(await differ((c) => (c.pbra.requesterBudget.share = 0.5)), ['pbra']);
     // pool addresses are published in DNS and matched by the kernel
     assert.deepEqual(await differ((c) => (c.pool.addresses = ['100.64.1.131-100.64.1.132'])), ['config', 'kernel']);
-    assert.deepEqual(await differ((c) => delete c.dataplane), ['kernel']);
+    // the forwards go with the data plane: their rules live in its table
+    assert.deepEqual(await differ((c) => (delete c.dataplane, delete c.forwards)), ['config', 'kernel']);
   });
 });

@@ -41,8 +41,11 @@ describe('compile: static forwards and the proxy', () => {
   });
 
   it('a proxy section carries exactly the proxy_required names; its proxyProtocol entries must name them', async () => {
-    const c = compile(await demoWith((c) => (c.proxy = { http: 80, tls: 443 })));
-    assert.deepEqual(c.proxy?.names, [], 'the demo has no proxy_required name yet');
+    const c = compile(await demoWith());
+    assert.deepEqual(c.proxy?.names, [
+      { fqdn: 'www.hosta.gwa.demo', hostId: 'hosta.gwa.demo', address: '192.168.0.100' },
+      { fqdn: 'www.hostb.gwa.demo', hostId: 'hostb.gwa.demo', address: '192.168.0.101' },
+    ], "the demo's proxy_required names, each to its host");
     const bad = await demoWith((c) => (c.proxy = { http: 443, tls: 443, proxyProtocol: ['nobody.gwa.demo'] }));
     assert.deepEqual(problemsOf(bad), [
       'proxy.proxyProtocol.0: "nobody.gwa.demo" is neither a proxy_required name nor a host with one',

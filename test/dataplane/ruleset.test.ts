@@ -383,6 +383,7 @@ describe('buildDataplaneModel', () => {
     ]);
     assert.ok(model.hosts[0].firewall.user.length > 0);
     delete demo.dataplane;
+    delete demo.forwards; // they live in the data plane's table
     const noDataplane = compile(await writeTempYaml(stringify(demo)));
     assert.equal(noDataplane.kernel, undefined);
     assert.throws(() => buildDataplaneModel(noDataplane), /no 'dataplane' section/);

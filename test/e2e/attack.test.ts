@@ -69,8 +69,8 @@ describe('attack suite (issue 8)', { timeout: 600_000 }, () => {
 
   test('a spoofed SYN does not consume a pending reservation', async () => {
     await bed.poolIdle();
-    // www.hosta.gwa.demo: TCP port 80, a 5 s lifetime (policies/gwa.demo), so the reservation outlives the flood.
-    const dig = await bed.tb.exec('public', 'dig', ['+short', '+tries=2', '+time=2', `@${RESOLVER}`, 'www.hosta.gwa.demo', 'A'], { check: true });
+    // web.hosta.gwa.demo: TCP port 80, a 5 s lifetime (policies/gwa.demo), so the reservation outlives the flood.
+    const dig = await bed.tb.exec('public', 'dig', ['+short', '+tries=2', '+time=2', `@${RESOLVER}`, 'web.hosta.gwa.demo', 'A'], { check: true });
     const address = dig.stdout.trim().split('\n').pop() ?? '';
     assert.ok(POOL.includes(address), `resolved through Unbound: '${dig.stdout}'`);
     const rxBefore = await bed.wanRxPackets();

@@ -63,9 +63,9 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
 
   test('WAN: dig from the Internet gets a pool address, TTL 0, authoritative (UDP and TCP)', async () => {
     await drainPool();
-    const r = await tb.exec('public', 'dig', ['+norec', `@${WAN}`, 'www.hosta.gwa.demo', 'A']);
+    const r = await tb.exec('public', 'dig', ['+norec', `@${WAN}`, 'web.hosta.gwa.demo', 'A']);
     assert.match(r.stdout, /flags: qr aa;/);
-    const line = r.stdout.split('\n').find((l) => /^www\.hosta\.gwa\.demo\.\s/.test(l));
+    const line = r.stdout.split('\n').find((l) => /^web\.hosta\.gwa\.demo\.\s/.test(l));
     assert.ok(line, r.stdout);
     const [, ttl, , , addr] = line.split(/\s+/);
     assert.equal(ttl, '0');
@@ -82,11 +82,11 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     // run does it all, well inside the reservation lifetime.
     const q = (name: string) => ({ op: 'udp' as const, server: WAN, name, type: 'A', timeoutMs: 500 });
     const [a1, a2, a3, dropped, emptyRun, ssh] = await probe(tb, 'public', [
-      q('www.hosta.gwa.demo'),
-      q('www.hostb.gwa.demo'),
-      q('www.hosta.gwa.demo'),
-      q('www.hostb.gwa.demo'),
-      { op: 'tcp', server: WAN, queries: [{ name: 'www.hostb.gwa.demo', type: 'A' }] },
+      q('web.hosta.gwa.demo'),
+      q('web.hostb.gwa.demo'),
+      q('web.hosta.gwa.demo'),
+      q('web.hostb.gwa.demo'),
+      { op: 'tcp', server: WAN, queries: [{ name: 'web.hostb.gwa.demo', type: 'A' }] },
       q('ssh.hostb.gwa.demo'),
     ]);
     const got = [a1, a2, a3].map((a) => {
@@ -105,7 +105,7 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     assert.equal(after.dns.wan.exhaustedTcpEmpty - before.dns.wan.exhaustedTcpEmpty, 1);
     assert.ok(after.pool.exhausted > before.pool.exhausted);
     await until('the reservations expire', async () => (await gw.stats()).pool.live === 0);
-    const again = await udp('public', WAN, 'www.hostb.gwa.demo');
+    const again = await udp('public', WAN, 'web.hostb.gwa.demo');
     assert.equal(again.answers?.length, 1, 'expired reservations return their addresses');
     assert.ok((await gw.stats()).pool.expired >= 3);
   });
@@ -115,34 +115,34 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     const before = await gw.stats();
     const q = (name: string) => ({ op: 'udp' as const, server: WAN, name, type: 'A', timeoutMs: 500 });
     // hosta has max 3: tcp/any, udp/any and icmp fill its quota; ssh would still fit in the pool.
-    const [tcpA, udpA, icmpA, sshA, wwwB] = (await probe(tb, 'public', [
+    const [tcpA, udpA, icmpA, sshA, webB] = (await probe(tb, 'public', [
       q('tcp.hosta.gwa.demo'),
       q('udp.hosta.gwa.demo'),
       q('icmp.hosta.gwa.demo'),
       q('ssh.hosta.gwa.demo'),
-      q('www.hostb.gwa.demo'),
+      q('web.hostb.gwa.demo'),
     ])) as Answer[];
-    for (const a of [tcpA, udpA, icmpA, wwwB]) assert.equal(a.answers?.length, 1, JSON.stringify(a));
+    for (const a of [tcpA, udpA, icmpA, webB]) assert.equal(a.answers?.length, 1, JSON.stringify(a));
     assert.equal(sshA.timeout, true, 'fourth pending reservation for hosta is refused');
     const after = await gw.stats();
     assert.equal(after.pool.hostLimited - before.pool.hostLimited, 1);
     assert.equal(after.pool.exhausted, before.pool.exhausted, 'refused by the host cap, not by the pool');
-    // www.hosta has `lifetime: 5` in its policy, longer than the configured default.
+    // web.hosta has `lifetime: 5` in its policy, longer than the configured default.
     // Reserved first, it still expires after a name with the default lifetime reserved right behind it.
     await drainPool();
-    await udp('public', WAN, 'www.hosta.gwa.demo');
+    await udp('public', WAN, 'web.hosta.gwa.demo');
     await udp('public', WAN, 'udp.hostb.gwa.demo');
     const live = (await adminGet(gw.adminSocket, '/reservations')) as { service: string; expiresInMs: number }[];
-    const www = live.find((r) => r.service === 'www.hosta.gwa.demo');
+    const web = live.find((r) => r.service === 'web.hosta.gwa.demo');
     const plain = live.find((r) => r.service === 'udp.hostb.gwa.demo');
-    assert.ok(www && plain && www.expiresInMs > plain.expiresInMs, JSON.stringify(live));
+    assert.ok(web && plain && web.expiresInMs > plain.expiresInMs, JSON.stringify(live));
   });
 
   test('WAN: authoritative answers — apex SOA/NS, NODATA and NXDOMAIN with SOA, REFUSED outside, case echoed', async () => {
     const [soa, ns, aaaa, nx, outside, evil, mixed] = (await probe(tb, 'public', [
       { op: 'udp', server: WAN, name: 'gwa.demo', type: 'SOA' },
       { op: 'udp', server: WAN, name: 'gwa.demo', type: 'NS' },
-      { op: 'udp', server: WAN, name: 'www.hosta.gwa.demo', type: 'AAAA' },
+      { op: 'udp', server: WAN, name: 'web.hosta.gwa.demo', type: 'AAAA' },
       { op: 'udp', server: WAN, name: 'nosuch.gwa.demo', type: 'A' },
       { op: 'udp', server: WAN, name: 'example.com', type: 'A' },
       { op: 'udp', server: WAN, name: 'evilgwa.demo', type: 'A' },
@@ -232,7 +232,7 @@ describe('DNS front in the testbed', { timeout: 180_000 }, () => {
     const [a, ptr, svc] = (await probe(tb, 'hosta', [
       { op: 'udp', server: LAN, name: 'hostb.gwa.demo', type: 'A' },
       { op: 'udp', server: LAN, name: '101.0.168.192.in-addr.arpa', type: 'PTR' },
-      { op: 'tcp', server: LAN, queries: [{ name: 'www.hostb.gwa.demo', type: 'A' }] },
+      { op: 'tcp', server: LAN, queries: [{ name: 'web.hostb.gwa.demo', type: 'A' }] },
     ])) as [Answer, Answer, Answer[]];
     assert.equal(a.answers?.[0].data, '192.168.0.101');
     assert.ok(a.aa);

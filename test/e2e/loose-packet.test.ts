@@ -23,7 +23,7 @@ async function loosePolicies(): Promise<string> {
   await cp(path.join(REPO_ROOT, 'policies', 'gwa.demo'), dir, { recursive: true });
   const file = path.join(dir, 'hosta.yaml');
   const text = await readFile(file, 'utf8');
-  const anchor = "        - {fqdn:   'www.hosta.gwa.demo.'";
+  const anchor = "        - {fqdn:   'web.hosta.gwa.demo.'";
   assert.ok(text.includes(anchor));
   const added =
     `        - {fqdn: 'loose2.hosta.gwa.demo.', proxy_required: false, carriergrade: false, protocol: 6, port: 5000, loose_packet: 2, lifetime: ${LIFETIME_S}}\n` +

@@ -101,7 +101,7 @@ describe('crossCheck', () => {
     const p = policy(`${A}    SFQDN:\n        - {fqdn: 'www.a.gwa.demo.', proxy_required: true}\n`);
     assert.deepEqual(crossCheck(p, ZONES), []);
     assert.deepEqual(crossCheck(p, ZONES, { proxyAvailable: true }), []);
-    assert.match(crossCheck(p, ZONES, { proxyAvailable: false })[0].reason, /no reverse proxy runs at the service address/);
+    assert.match(crossCheck(p, ZONES, { proxyAvailable: false })[0].reason, /the config has no 'proxy:' section/);
   });
 
   it('works on hosts built in code (no source lines)', () => {

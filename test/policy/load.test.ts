@@ -254,10 +254,11 @@ describe('loadPolicyFolder', () => {
       assert.ok(h.groups.length > 0);
       assert.ok(h.firewall.admin.length > 0 && h.firewall.user.length > 0);
       assert.deepEqual(h.services.map((s) => [s.fqdn, s.protocol, s.port]), [
-        [id, 0, 0], [`tcp.${id}`, 6, 0], [`udp.${id}`, 17, 0], [`icmp.${id}`, 1, 0], [`ssh.${id}`, 6, 22], [`www.${id}`, 6, 80],
+        [id, 0, 0], [`tcp.${id}`, 6, 0], [`udp.${id}`, 17, 0], [`icmp.${id}`, 1, 0], [`ssh.${id}`, 6, 22], [`www.${id}`, 6, 80], [`web.${id}`, 6, 80],
       ]);
+      assert.deepEqual(h.services.filter((s) => s.proxyRequired).map((s) => s.fqdn), [`www.${id}`]);
     }
-    assert.equal(p.services.size, 12);
+    assert.equal(p.services.size, 14);
     assert.equal(p.services.get('ssh.hostb.gwa.demo')?.hostId, 'hostb.gwa.demo');
   });
 

@@ -35,7 +35,7 @@ describe("Realm Gateway's own subscriber folders", () => {
       assert.equal(got.length, f.proxied);
       for (const p of got) {
         assert.equal(p.path.at(-1), 'proxy_required');
-        assert.match(p.reason, /no reverse proxy runs at the service address/);
+        assert.match(p.reason, /the config has no 'proxy:' section/);
       }
     });
   }
