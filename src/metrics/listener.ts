@@ -37,6 +37,7 @@ export class MetricsListener {
       (req, res) => this.answer(req, res),
     );
     server.maxConnections = this.opts.maxConnections ?? 16;
+    // A malformed, oversized or too slow request head: closed without an answer (nothing written to such a peer).
     server.on('clientError', (_err, socket) => socket.destroy());
     this.server = server;
     await new Promise<void>((resolve, reject) => {
