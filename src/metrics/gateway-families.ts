@@ -4,6 +4,7 @@
  * metric prints HELP and TYPE only).
  */
 import type { Registry } from 'prom-client';
+import type { Counters } from '../workers/accounting.js';
 import type { MetricSources } from './sources.js';
 import { scrapeCounter, scrapeGauge, scrapeHistogramMs, type Sample } from './scrape-metrics.js';
 
@@ -65,27 +66,45 @@ export function registerDataplaneMetrics(registry: Registry, s: MetricSources): 
   });
   scrapeCounter(registry, { name: 'realmgw_dataplane_unparsable_total', help: 'Queued packets that could not be parsed (nfqueue mode).', read: () => one(d()?.unparsable) });
   scrapeCounter(registry, { name: 'realmgw_dataplane_syns_forwarded_total', help: 'TCP SYNs DNATed to a pending reservation without consuming it (nfqueue mode).', read: () => one(d()?.synsForwarded) });
-  scrapeCounter(registry, { name: 'realmgw_dataplane_kernel_operations_total', help: 'Kernel transactions for reservations (nftset mode), by outcome.', labelNames: ['outcome'], read: () => {
-    const st = d();
-    return st ? by('outcome', { ok: st.kernelOps - st.kernelOpFailures, failed: st.kernelOpFailures }) : [];
-  } });
+  scrapeCounter(registry, {
+    name: 'realmgw_dataplane_kernel_operations_total',
+    help: 'Kernel transactions for reservations (nftset mode), by outcome.',
+    labelNames: ['outcome'],
+    read: () => {
+      const st = d();
+      return st ? by('outcome', { ok: st.kernelOps - st.kernelOpFailures, failed: st.kernelOpFailures }) : [];
+    },
+  });
 }
 
 export function registerWorkerMetrics(registry: Registry, s: MetricSources): void {
-  const leases = function* () {
-    for (const w of s.workers()?.workers ?? []) for (const l of w.leases) yield { labels: { worker: w.name, protocol: l.protocol, public_port: String(l.publicPort), port: String(l.port) }, c: l.counters };
-  };
   const labelNames = ['worker', 'protocol', 'public_port', 'port'];
+  /** One series per lease; with `direction`, two: in (toward the worker) and out. */
+  const perLease = (pick: (c: Counters) => number | [number, number]) =>
+    function* (): Iterable<Sample> {
+      for (const w of s.workers()?.workers ?? []) {
+        for (const l of w.leases) {
+          const labels = { worker: w.name, protocol: l.protocol, public_port: String(l.publicPort), port: String(l.port) };
+          const v = pick(l.counters);
+          if (typeof v === 'number') yield [labels, v];
+          else yield* [[{ ...labels, direction: 'in' }, v[0]], [{ ...labels, direction: 'out' }, v[1]]] as Sample[];
+        }
+      }
+    };
   scrapeGauge(registry, { name: 'realmgw_workers_registered', help: 'Workers registered.', read: () => one(s.workers()?.workers.length) });
-  scrapeCounter(registry, { name: 'realmgw_worker_lease_connections_total', help: 'Connections through a worker lease (kernel counters, read at scrape).', labelNames, read: function* () {
-    for (const { labels, c } of leases()) yield [labels, c.connections];
-  } });
-  scrapeCounter(registry, { name: 'realmgw_worker_lease_packets_total', help: 'Packets through a worker lease, by direction (in: toward the worker).', labelNames: [...labelNames, 'direction'], read: function* () {
-    for (const { labels, c } of leases()) yield* [[{ ...labels, direction: 'in' }, c.packetsIn], [{ ...labels, direction: 'out' }, c.packetsOut]] as Sample[];
-  } });
-  scrapeCounter(registry, { name: 'realmgw_worker_lease_bytes_total', help: 'Bytes through a worker lease, by direction (in: toward the worker).', labelNames: [...labelNames, 'direction'], read: function* () {
-    for (const { labels, c } of leases()) yield* [[{ ...labels, direction: 'in' }, c.bytesIn], [{ ...labels, direction: 'out' }, c.bytesOut]] as Sample[];
-  } });
+  scrapeCounter(registry, { name: 'realmgw_worker_lease_connections_total', help: 'Connections through a worker lease (kernel counters, read at scrape).', labelNames, read: perLease((c) => c.connections) });
+  scrapeCounter(registry, {
+    name: 'realmgw_worker_lease_packets_total',
+    help: 'Packets through a worker lease, by direction (in: toward the worker).',
+    labelNames: [...labelNames, 'direction'],
+    read: perLease((c) => [c.packetsIn, c.packetsOut]),
+  });
+  scrapeCounter(registry, {
+    name: 'realmgw_worker_lease_bytes_total',
+    help: 'Bytes through a worker lease, by direction (in: toward the worker).',
+    labelNames: [...labelNames, 'direction'],
+    read: perLease((c) => [c.bytesIn, c.bytesOut]),
+  });
 }
 
 export function registerForwardMetrics(registry: Registry, s: MetricSources): void {

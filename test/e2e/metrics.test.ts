@@ -2,7 +2,8 @@
  * /metrics, /healthz and /readyz of a real gateway in the testbed (issue 11): after DNS queries on both views and
  * a confirmed flow (and one through a static forward), the counters moved, alike over the admin socket and over the metrics listener on the LAN
  * address; the listener is not on the WAN address; /readyz is 200 once started; and Debian's promtool accepts
- * both scrapes (skipped, saying so, only when promtool is missing).
+ * both scrapes (skipped, saying so, only when promtool is missing). In both confirmation modes: nftset's
+ * consumption reaches the pool by conntrack events and its refusal counters are the kernel's, read per scrape.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,7 +38,7 @@ function value(scrape: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-describe('metrics and health', { timeout: 300_000 }, () => {
+for (const confirm of ['nfqueue', 'nftset'] as const) describe(`metrics and health, ${confirm} confirmation`, { timeout: 300_000 }, () => {
   let tb: Testbed;
   let gw: RunningGateway;
 
@@ -54,6 +55,7 @@ describe('metrics and health', { timeout: 300_000 }, () => {
     await server.ready('listening');
     gw = await startGateway(tb, {
       pbra: null,
+      dataplane: { confirm },
       metrics: { listen: { address: ADDR.gwaLan, port: PORT } },
       forwards: { innerAddress: ADDR.gwaLan, rules: [{ name: 'echo-a', protocol: 'tcp', port: 8081, to: { address: ADDR.hosta, port: 5000 } }] },
     });
