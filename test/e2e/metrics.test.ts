@@ -14,6 +14,7 @@ import { probe, startGateway, type RunningGateway } from '../support/gateway.js'
 import { REPO_ROOT } from '../support/repo.js';
 import { checkMetrics, findPromtool, PROMTOOL_MISSING } from '../support/promtool.js';
 import type { Answer } from '../support/dns-probe.js';
+import { until } from '../support/until.js';
 
 const SUPPORT = path.join(REPO_ROOT, 'dist', 'test', 'support');
 const PORT = 9470;
@@ -93,6 +94,8 @@ for (const confirm of ['nfqueue', 'nftset'] as const) describe(`metrics and heal
     const forwarded = await tb.exec('public', process.execPath, [path.join(SUPPORT, 'flow-client.js')], { input: JSON.stringify({ op: 'connect', address: ADDR.gwaWan, proto: 'tcp', port: 8081 }) });
     assert.ok((JSON.parse(forwarded.stdout) as { ok: boolean }).ok, forwarded.stdout + forwarded.stderr);
 
+    // nftset: the pool learns of the consumption from a conntrack event, which may trail the flow
+    await until('the pool saw the flow consume its reservation', async () => (await gw.stats()).pool.consumed >= 1);
     const viaAdmin = await adminText(gw.adminSocket, '/metrics');
     assert.deepEqual({ status: viaAdmin.status, type: viaAdmin.type }, { status: 200, type: 'text/plain; version=0.0.4; charset=utf-8' });
     const viaTcp = await curl('hosta', `http://${ADDR.gwaLan}:${PORT}/metrics`);
