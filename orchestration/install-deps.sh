@@ -12,6 +12,8 @@
 #                   the NFQUEUE addon, so the C toolchain and libnetfilter-queue-dev come first)
 #   - npm run build:addon when kernel/nfqueue/build/Release/nfqueue.node is missing or older than its sources
 #   - npm run build when dist is missing or older than any .ts under src/ test/ bench/ (or tsconfig.json)
+#   - promtool    (Debian's prometheus package, unpacked, never installed: installing it starts a Prometheus
+#                   server) into .runtime/promtool/, for the test that runs `promtool check metrics` on a scrape
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -160,8 +162,26 @@ ensure_build() {
   remove_orphan_outputs
 }
 
+# promtool alone: `apt-get download` the prometheus .deb (the package itself would install and start a Prometheus
+# server), unpack it aside and keep usr/bin/promtool. Root only (apt); nothing to do when it is there already.
+ensure_promtool() {
+  local dir=.runtime/promtool tmp deb
+  [[ -x "$dir/promtool" ]] && return 0
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  tmp="$(mktemp -d)"
+  # apt's download sandbox user (_apt) cannot write a root-only temp dir; apt then downloads as root and says so
+  (cd "$tmp" && apt_run apt-get download -q prometheus) || { rm -rf "$tmp"; return 1; }
+  deb="$(compgen -G "$tmp/prometheus_*.deb" | head -n1)"
+  run_quiet "unpack $deb" dpkg-deb -x "$deb" "$tmp/x" || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$dir"
+  install -m 0755 "$tmp/x/usr/bin/promtool" "$dir/promtool.new"
+  mv -f "$dir/promtool.new" "$dir/promtool"
+  rm -rf "$tmp"
+}
+
 install_packages
 disable_packaged_services
+ensure_promtool
 use_node_runtime
 ensure_node_modules
 ensure_addon

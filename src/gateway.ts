@@ -28,6 +28,10 @@ import { CommandRunner } from './dataplane/command.js';
 import type { CompiledProxy } from './compile/compiled-gateway.js';
 import { Readiness } from './ops/readiness.js';
 import { emptyOperatorCounters } from './ops/operator-counters.js';
+import { MetricsEndpoint } from './metrics/metrics-endpoint.js';
+import { MetricsListener } from './metrics/listener.js';
+import type { MetricSources } from './metrics/sources.js';
+import { realmgwVersion } from './metrics/version.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -49,6 +53,9 @@ export class Gateway {
   readonly readiness = new Readiness(monotonicNow);
   /** Reloads and drift repairs, for /metrics and /stats. */
   readonly ops = emptyOperatorCounters();
+  /** /metrics, /healthz, /readyz: on the admin socket and the opt-in metrics listener (metrics/). */
+  readonly metricsEndpoint: MetricsEndpoint;
+  private forwardsRead: ForwardStats[] = [];
   private readonly started: Stoppable[] = [];
   private expiryTimer?: NodeJS.Timeout;
   private dataplane?: Dataplane;
@@ -77,6 +84,7 @@ export class Gateway {
       },
     });
     this.views = compiled.views;
+    this.metricsEndpoint = new MetricsEndpoint(this.metricSources());
   }
 
   async start(): Promise<void> {
@@ -95,6 +103,13 @@ export class Gateway {
   private async startAll(): Promise<void> {
     const { config, kernel, workers, pbra } = this.compiled;
     const dns = config.dns;
+    // Probes first: /readyz answers 503 while the rest starts.
+    if (config.metrics) {
+      const { listen, maxConnections } = config.metrics;
+      const listener = new MetricsListener({ ...listen, maxConnections, routes: this.metricsEndpoint.routes(), log: this.log.child({ component: 'metrics' }) });
+      await listener.start();
+      this.started.push(listener);
+    }
     // The kernel first: an address must never be handed out before packets to it can be confirmed.
     if (kernel) {
       const dataplane = new Dataplane(kernel, this.pool, monotonicNow, this.log.child({ component: 'dataplane' }));
@@ -267,6 +282,7 @@ export class Gateway {
         };
       },
       '/forwards': () => this.forwardsNow(),
+      ...this.metricsEndpoint.routes(),
       '/reservations': () => {
         const now = monotonicNow();
         return this.pool.live().map((r) => ({
@@ -284,6 +300,26 @@ export class Gateway {
       '/endpoints': () => this.endpoints,
       '/reputation': () => this.gate?.view() ?? null,
       '/workers': () => this.workers?.view() ?? null,
+    };
+  }
+
+  /** What /metrics reads, at scrape time only: whatever parts run now. */
+  private metricSources(): MetricSources {
+    return {
+      version: realmgwVersion(),
+      dns: () => (this.compiled.config.dns.lan ? { wan: this.metrics.wan, lan: this.metrics.lan } : { wan: this.metrics.wan }),
+      pool: () => ({ stats: this.pool.stats, size: this.pool.size, confirmationLag: this.pool.confirmationLag.snapshot() }),
+      defences: () => this.gate?.stats,
+      dataplane: () => this.dataplane?.stats,
+      workers: () => this.workers?.view(),
+      relay: () => this.relay?.stats,
+      forwards: () => this.forwardsRead,
+      ops: () => this.ops,
+      readiness: () => ({ ready: this.readiness.ready(), conditions: this.readiness.view() }),
+      refresh: async () => {
+        await Promise.all([this.dataplane?.refreshKernelCounters(), this.workers?.refreshCounters()]);
+        this.forwardsRead = await this.forwardsNow();
+      },
     };
   }
 

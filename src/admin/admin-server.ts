@@ -3,8 +3,9 @@ import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { TextReply } from './text-reply.js';
 
-/** A route's answer, or a promise of it. */
+/** A route's answer (JSON, or a TextReply sent as it is), or a promise of it. */
 export type Route = () => unknown;
 
 /**
@@ -36,6 +37,11 @@ export class AdminServer {
         .then(() => route())
         .then(
           (result) => {
+            if (result instanceof TextReply) {
+              res.writeHead(result.status, { 'content-type': result.contentType });
+              res.end(result.body);
+              return;
+            }
             const body = JSON.stringify(result, null, 2);
             res.writeHead(200, { 'content-type': 'application/json' });
             res.end(body + '\n');

@@ -12,6 +12,7 @@ import { resolvePbraSection } from '../pbra/settings.js';
 import type { PbraSettings } from '../pbra/model.js';
 import { resolveForwards, type StaticForward } from '../forwards/model.js';
 import { forwardsProblems } from './forwards-check.js';
+import { metricsProblems } from './metrics-check.js';
 
 export interface GatewayConfig extends Omit<GatewayConfigData, 'pbra' | 'forwards'> {
   /** The static forwards, checked and resolved (empty without a `forwards:` section). */
@@ -132,6 +133,7 @@ export function parseConfigText(text: string, abs: string, host: HostFacts = rea
   }
   for (const p of [...workersProblems(data, host), ...stunProblems(data)]) extra.push({ file: abs, path: p.path, line: lineOf(doc, lines, p.path), reason: p.reason });
   for (const p of forwardsProblems(data, seen)) extra.push({ file: abs, path: p.path, line: lineOf(doc, lines, p.path), reason: p.reason });
+  for (const p of metricsProblems(data, seen)) extra.push({ file: abs, path: p.path, line: lineOf(doc, lines, p.path), reason: p.reason });
   const pbra = data.pbra && resolvePbraSection(data.pbra, abs);
   for (const p of pbra?.keyProblems ?? []) extra.push({ file: abs, path: ['pbra', ...p.path], line: lineOf(doc, lines, ['pbra', ...p.path]), reason: p.reason });
   extra.push(...(pbra?.fileProblems ?? []));

@@ -200,6 +200,18 @@ export const configSchema = z.strictObject({
   forwards: forwardsSection.optional(),
   /** Reputation and load tiers for the pool (Realm Gateway's PBRA); see src/pbra/schema.ts. Absent: off. */
   pbra: pbraSection.optional(),
+  /**
+   * Opt-in TCP listener for Prometheus and health probes: /metrics, /healthz, /readyz only (the admin API stays on
+   * its socket). Never on a WAN address: `check` refuses the DNS WAN listeners, the pool, the service address and
+   * every other public address of the config (config/metrics-check.ts).
+   */
+  metrics: z
+    .strictObject({
+      listen: z.strictObject({ address: ipv4, port: port.min(1) }),
+      /** Connections open at once on the listener; more are closed at accept. */
+      maxConnections: z.number().int().min(1).max(1024).default(16),
+    })
+    .optional(),
   admin: z
     .strictObject({
       /** Unix socket for the admin API; reachable from outside the gateway's network namespace. */

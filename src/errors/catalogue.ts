@@ -27,6 +27,7 @@ export const CATALOGUE = {
   RGW_KERNEL_STATE: { message: 'kernel state, {step}: {reason}', exit: 1 },
   RGW_NFT_FAILED: { message: '{reason}', exit: 1 },
   RGW_COMMAND_FAILED: { message: '{command}: exit {status}{stderr}', exit: 1 },
+  RGW_METRICS_LISTEN: { message: 'the metrics listener cannot bind {address}: {reason}', exit: 1 },
 
   // `realmgw workers`: the running gateway's admin socket.
   RGW_ADMIN_NOT_CONFIGURED: { message: "{file} has no admin.socket: the gateway's workers cannot be read", exit: 1 },

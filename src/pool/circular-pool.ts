@@ -17,6 +17,7 @@ import { Entry, type Packet, matchOrder } from './entry.js';
 import { ExpiryQueues } from './expiry-queues.js';
 import { type FlowKey, assertFlowKey, flowKeyCode } from './flow-key.js';
 import { PoolError } from './pool-error.js';
+import { LagHistogram } from './lag-histogram.js';
 import {
   type PoolOptions,
   type ReleaseReason,
@@ -64,6 +65,8 @@ export class CircularPool {
   private readonly conflicts: ConflictIndex;
   private readonly sharedKeys = new Map<number, Readonly<FlowKey>>();
   private readonly counts = { reserved: 0, consumed: 0, expired: 0, cancelled: 0, exhausted: 0, hostLimited: 0, flows: 0 };
+  /** Time from each reservation to its consumption (a loose one's first flow), for /metrics. */
+  readonly confirmationLag = new LagHistogram();
   private cursor = 0;
   private clock = -Infinity;
   private lastId = 0;
@@ -148,9 +151,10 @@ export class CircularPool {
    * consumed too: it was used). Released reservations are reported once, when they go.
    */
   consume(pkt: Packet, now: number): Reservation | undefined {
-    this.advance(now);
+    const t = this.advance(now).t;
     const entry = this.bestMatch(pkt);
     if (entry === undefined) return undefined;
+    if (entry.usedBy === undefined) this.confirmationLag.record(t - entry.res.createdAt);
     const loose = entry.res.loosePacket ?? 0;
     if (loose !== 0 && pkt.src !== undefined) {
       if (entry.usedBy === undefined) {
