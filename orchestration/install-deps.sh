@@ -12,6 +12,8 @@
 #                   the NFQUEUE addon, so the C toolchain and libnetfilter-queue-dev come first)
 #   - npm run build:addon when kernel/nfqueue/build/Release/nfqueue.node is missing or older than its sources
 #   - npm run build when dist is missing or older than any .ts under src/ test/ bench/ (or tsconfig.json)
+#   - /usr/local/bin/realmgw (as root): a launcher running this clone's CLI on its runtime, so `realmgw` works
+#                   from any directory (orchestration/install-launcher.sh; never overwrites a file not its own)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -160,9 +162,16 @@ ensure_build() {
   remove_orphan_outputs
 }
 
+# A foreign /usr/local/bin/realmgw is reported and kept; the build and the tests do not need the launcher.
+install_launcher() {
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  bash orchestration/install-launcher.sh || echo "install-deps.sh: realmgw is not on PATH; run it as $REPO_ROOT/dist/src/cli/main.js" >&2
+}
+
 install_packages
 disable_packaged_services
 use_node_runtime
 ensure_node_modules
 ensure_addon
 ensure_build
+install_launcher
