@@ -1,19 +1,14 @@
 /**
  * The command table: every `realmgw` command with its options, examples and handler, in the order
  * `realmgw --help` lists them. Adding a command is a module with its handler and one entry here.
+ *
+ * Handlers are imported when their command runs: `--help`, `--version` and `secret` then load a few small
+ * modules instead of the whole gateway (pino, prom-client, the data plane), which took seconds on a busy host.
  */
-import { compile } from '../compile/compile.js';
-import { loadConfig } from '../config/load-config.js';
-import { checkCommand } from './check-command.js';
 import { CONFIG, JSON_OUTPUT, type Command, type CommandArgs } from './command.js';
-import { forwardsCommand } from './forwards-command.js';
-import { cleanupCommand, rulesCommand } from './kernel-commands.js';
-import { reservationsCommand } from './reservations-command.js';
-import { runCommand } from './run-command.js';
-import { secretCommand } from './secret-command.js';
-import { statsCommand } from './stats-command.js';
-import { workerCommand } from './worker-command.js';
-import { workersCommand } from './workers-command.js';
+
+const compile = async (file: string) => (await import('../compile/compile.js')).compile(file);
+const loadConfig = async (file: string) => (await import('../config/load-config.js')).loadConfig(file);
 
 const DEMO = 'orchestration/netns/gwa.demo.yaml';
 const str = (a: CommandArgs, name: string) => a.values[name] as string | undefined;
@@ -28,7 +23,7 @@ export const COMMANDS: readonly Command[] = [
     description: 'Installs its kernel state, serves DNS, and on SIGTERM or SIGINT stops and removes that state again.',
     options: [CONFIG],
     examples: [`ip netns exec rgw-gwa realmgw run --config ${DEMO}`],
-    run: (a) => runCommand(config(a), { logLevel: str(a, 'log-level'), pretty: a.values.pretty as boolean | undefined }),
+    run: async (a) => (await import('./run-command.js')).runCommand(config(a), { logLevel: str(a, 'log-level'), pretty: a.values.pretty as boolean | undefined }),
   },
   {
     name: 'check',
@@ -36,14 +31,14 @@ export const COMMANDS: readonly Command[] = [
     description: 'Exit 0 when the files are valid (warnings allowed), 1 with every problem as file:line: key.path: reason.',
     options: [CONFIG, { name: 'json', type: 'boolean', description: 'one JSON object: ok, counts, warnings, problems (file, line, key, reason)' }],
     examples: [`realmgw check --config ${DEMO}`, `realmgw check --json --config ${DEMO}`],
-    run: (a) => checkCommand(config(a), flag(a, 'json')),
+    run: async (a) => (await import('./check-command.js')).checkCommand(config(a), flag(a, 'json')),
   },
   {
     name: 'rules',
     summary: 'print the kernel state (nft, iptables, ipsets) run would install; nft -c it',
     options: [CONFIG],
     examples: [`realmgw rules --config ${DEMO}`],
-    run: (a) => rulesCommand(compile(config(a))),
+    run: async (a) => (await import('./kernel-commands.js')).rulesCommand(await compile(config(a))),
   },
   {
     name: 'cleanup',
@@ -51,7 +46,7 @@ export const COMMANDS: readonly Command[] = [
     description: "Without --config it removes the default table and names; with it, the config's own (and its IPVS services).",
     options: [{ ...CONFIG, required: false }],
     examples: ['realmgw cleanup', `realmgw cleanup --config ${DEMO}`],
-    run: (a) => cleanupCommand(a.values.config === undefined ? undefined : compile(config(a))),
+    run: async (a) => (await import('./kernel-commands.js')).cleanupCommand(a.values.config === undefined ? undefined : await compile(config(a))),
   },
   {
     name: 'stats',
@@ -59,7 +54,7 @@ export const COMMANDS: readonly Command[] = [
     description: "Read from the gateway's admin socket (admin.socket in the config).",
     options: [CONFIG, JSON_OUTPUT],
     examples: [`realmgw stats --config ${DEMO}`, `realmgw stats --json --config ${DEMO}`],
-    run: (a) => statsCommand(loadConfig(config(a)), flag(a, 'json')),
+    run: async (a) => (await import('./stats-command.js')).statsCommand(await loadConfig(config(a)), flag(a, 'json')),
   },
   {
     name: 'reservations',
@@ -67,7 +62,7 @@ export const COMMANDS: readonly Command[] = [
     description: "Read from the gateway's admin socket (admin.socket in the config).",
     options: [CONFIG, JSON_OUTPUT],
     examples: [`realmgw reservations --config ${DEMO}`],
-    run: (a) => reservationsCommand(loadConfig(config(a)), flag(a, 'json')),
+    run: async (a) => (await import('./reservations-command.js')).reservationsCommand(await loadConfig(config(a)), flag(a, 'json')),
   },
   {
     name: 'workers',
@@ -75,7 +70,7 @@ export const COMMANDS: readonly Command[] = [
     description: "Read from the gateway's admin socket (admin.socket in the config).",
     options: [CONFIG, JSON_OUTPUT],
     examples: [`realmgw workers --config ${DEMO}`],
-    run: (a) => workersCommand(loadConfig(config(a)), flag(a, 'json')),
+    run: async (a) => (await import('./workers-command.js')).workersCommand(await loadConfig(config(a)), flag(a, 'json')),
   },
   {
     name: 'forwards',
@@ -83,7 +78,7 @@ export const COMMANDS: readonly Command[] = [
     description: "Read from the gateway's admin socket (admin.socket in the config).",
     options: [CONFIG, JSON_OUTPUT],
     examples: [`realmgw forwards --config ${DEMO}`],
-    run: (a) => forwardsCommand(loadConfig(config(a)), flag(a, 'json')),
+    run: async (a) => (await import('./forwards-command.js')).forwardsCommand(await loadConfig(config(a)), flag(a, 'json')),
   },
   {
     name: 'worker',
@@ -91,7 +86,7 @@ export const COMMANDS: readonly Command[] = [
     description: 'Runs until SIGTERM/SIGINT, then deregisters. --once registers, prints the endpoints as JSON and exits.',
     options: [{ ...CONFIG, description: 'worker configuration (YAML)' }, { name: 'once', type: 'boolean', description: 'register once, print the endpoints as one JSON line, exit' }],
     examples: ['ip netns exec rgw-worker1 realmgw worker --config orchestration/netns/worker1.yaml'],
-    run: (a) => workerCommand(config(a), { once: flag(a, 'once'), logLevel: str(a, 'log-level'), pretty: a.values.pretty as boolean | undefined }),
+    run: async (a) => (await import('./worker-command.js')).workerCommand(config(a), { once: flag(a, 'once'), logLevel: str(a, 'log-level'), pretty: a.values.pretty as boolean | undefined }),
   },
   {
     name: 'secret',
@@ -102,6 +97,6 @@ export const COMMANDS: readonly Command[] = [
       { name: 'json', type: 'boolean', description: 'one JSON object: name, secret, secretHash' },
     ],
     examples: ['realmgw secret --name worker3'],
-    run: (a) => secretCommand(str(a, 'name'), flag(a, 'json')),
+    run: async (a) => (await import('./secret-command.js')).secretCommand(str(a, 'name'), flag(a, 'json')),
   },
 ];
