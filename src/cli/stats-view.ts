@@ -52,7 +52,7 @@ function proxyLine(p: RelayStats | null): string {
 function forwardsLine(f: ForwardStats[]): string {
   if (f.length === 0) return 'none';
   const total = (k: 'connections' | 'packets' | 'bytes') => f.reduce((n, x) => n + (x[k] ?? 0), 0);
-  return `${f.length} rules: connections ${total('connections')}, packets ${total('packets')}, ${formatBytes(total('bytes'))} (realmgw forwards)`;
+  return `${f.length} rule${f.length === 1 ? '' : 's'}: connections ${total('connections')}, packets ${total('packets')}, ${formatBytes(total('bytes'))} (realmgw forwards)`;
 }
 
 export function formatStats(s: StatsView): string {
