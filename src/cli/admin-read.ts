@@ -15,5 +15,3 @@ export async function readAdmin(config: GatewayConfig, route: string, resource: 
     throw new RealmgwError('RGW_ADMIN_UNREACHABLE', { resource, socket: config.admin.socket, reason: (err as Error).message }, { cause: err });
   }
 }
-
-export const stdout = (text: string): void => void process.stdout.write(text);

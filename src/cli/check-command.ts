@@ -8,7 +8,7 @@ import { compile } from '../compile/compile.js';
 import type { CompiledGateway } from '../compile/compiled-gateway.js';
 import { InputError, formatPath, formatProblem, type Problem } from '../errors.js';
 import { RealmgwError } from '../errors/realmgw-error.js';
-import { stdout } from './admin-read.js';
+import { stdout } from './command.js';
 
 export interface ProblemJson {
   file: string;

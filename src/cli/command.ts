@@ -55,3 +55,6 @@ export const JSON_OUTPUT: OptionSpec = { name: 'json', type: 'boolean', descript
 export function optionLabel(o: OptionSpec): string {
   return `--${o.name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
 }
+
+/** Where handlers print their result by default (tests hand them a collector instead). */
+export const stdout = (text: string): void => void process.stdout.write(text);

@@ -5,7 +5,8 @@
 import type { GatewayConfig } from '../config/load-config.js';
 import type { ForwardStats } from '../forwards/counters.js';
 import { formatForwardsTable } from '../forwards/table.js';
-import { readAdmin, stdout } from './admin-read.js';
+import { readAdmin } from './admin-read.js';
+import { stdout } from './command.js';
 
 export async function forwardsCommand(config: GatewayConfig, json: boolean, out: (text: string) => void = stdout): Promise<number> {
   const forwards = (await readAdmin(config, '/forwards', 'forwards')) as ForwardStats[];

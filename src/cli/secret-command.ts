@@ -6,7 +6,7 @@
 import { generateSecret, hashSecret } from '../workers/secret.js';
 import { isWorkerName } from '../workers/config.js';
 import { commandUsage } from './args.js';
-import { stdout } from './admin-read.js';
+import { stdout } from './command.js';
 
 export interface NewSecret {
   /** Absent when no --name was given: the printed lines then say WORKER where the name goes. */

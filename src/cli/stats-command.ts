@@ -1,6 +1,7 @@
 /** `realmgw stats [--json] --config FILE`: the running gateway's counters (GET /stats on its admin socket). */
 import type { GatewayConfig } from '../config/load-config.js';
-import { readAdmin, stdout } from './admin-read.js';
+import { readAdmin } from './admin-read.js';
+import { stdout } from './command.js';
 import { formatStats, type StatsView } from './stats-view.js';
 
 export async function statsCommand(config: GatewayConfig, json: boolean, out: (text: string) => void = stdout): Promise<number> {

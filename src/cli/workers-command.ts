@@ -5,7 +5,8 @@
 import type { GatewayConfig } from '../config/load-config.js';
 import { RealmgwError } from '../errors/realmgw-error.js';
 import { formatWorkersTable, type WorkersView } from '../workers/api/view.js';
-import { readAdmin, stdout } from './admin-read.js';
+import { readAdmin } from './admin-read.js';
+import { stdout } from './command.js';
 
 export async function workersCommand(config: GatewayConfig, json: boolean, out: (text: string) => void = stdout): Promise<number> {
   if (config.admin && !config.workers) process.stderr.write(`realmgw: note: ${config.file} has no workers section\n`);
