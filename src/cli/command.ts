@@ -37,11 +37,16 @@ export interface Command {
 }
 
 /** Options every command accepts; the logging ones only matter to commands that log (run, worker). */
+/** --log-level and --pretty: listed in the help of the commands that log (run, worker). */
+export const LOG_OPTIONS: readonly OptionSpec[] = [
+  { name: 'log-level', type: 'string', value: 'L', description: 'fatal|error|warn|info|debug|trace (overrides the config)' },
+  { name: 'pretty', type: 'boolean', description: 'human-readable logs even when stdout is not a terminal' },
+];
+
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'help', short: 'h', type: 'boolean', description: "print the command's help (options and an example) and exit" },
   { name: 'version', type: 'boolean', description: 'print the version of realmgw and of Node.js and exit' },
-  { name: 'log-level', type: 'string', value: 'L', description: 'fatal|error|warn|info|debug|trace (overrides the config)' },
-  { name: 'pretty', type: 'boolean', description: 'human-readable logs even when stdout is not a terminal' },
+  ...LOG_OPTIONS,
 ];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];

@@ -5,7 +5,7 @@
  * Handlers are imported when their command runs: `--help`, `--version` and `secret` then load a few small
  * modules instead of the whole gateway (pino, prom-client, the data plane), which took seconds on a busy host.
  */
-import { CONFIG, JSON_OUTPUT, type Command, type CommandArgs } from './command.js';
+import { CONFIG, JSON_OUTPUT, LOG_OPTIONS, type Command, type CommandArgs } from './command.js';
 
 const compile = async (file: string) => (await import('../compile/compile.js')).compile(file);
 const loadConfig = async (file: string) => (await import('../config/load-config.js')).loadConfig(file);
@@ -21,7 +21,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'run',
     summary: 'start the gateway (DNS front, circular pool, data plane, admin API) until SIGTERM/SIGINT',
     description: 'Installs its kernel state, serves DNS, and on SIGTERM or SIGINT stops and removes that state again.',
-    options: [CONFIG],
+    options: [CONFIG, ...LOG_OPTIONS],
     examples: [`ip netns exec rgw-gwa realmgw run --config ${DEMO}`],
     run: async (a) => (await import('./run-command.js')).runCommand(config(a), { logLevel: str(a, 'log-level'), pretty: a.values.pretty as boolean | undefined }),
   },
@@ -84,7 +84,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'worker',
     summary: 'run a worker agent (worker config): STUN, register, heartbeat',
     description: 'Runs until SIGTERM/SIGINT, then deregisters. --once registers, prints the endpoints as JSON and exits.',
-    options: [{ ...CONFIG, description: 'worker configuration (YAML)' }, { name: 'once', type: 'boolean', description: 'register once, print the endpoints as one JSON line, exit' }],
+    options: [{ ...CONFIG, description: 'worker configuration (YAML)' }, { name: 'once', type: 'boolean', description: 'register once, print the endpoints as one JSON line, exit' }, ...LOG_OPTIONS],
     examples: ['ip netns exec rgw-worker1 realmgw worker --config orchestration/netns/worker1.yaml'],
     run: async (a) => (await import('./worker-command.js')).workerCommand(config(a), { once: flag(a, 'once'), logLevel: str(a, 'log-level'), pretty: a.values.pretty as boolean | undefined }),
   },
