@@ -14,6 +14,8 @@
 #   - npm run build when dist is missing or older than any .ts under src/ test/ bench/ (or tsconfig.json)
 #   - promtool    (Debian's prometheus package, unpacked, never installed: installing it starts a Prometheus
 #                   server) into .runtime/promtool/, for the test that runs `promtool check metrics` on a scrape
+#   - /usr/local/bin/realmgw (as root): a launcher running this clone's CLI on its runtime, so `realmgw` works
+#                   from any directory (orchestration/install-launcher.sh; never overwrites a file not its own)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -179,6 +181,12 @@ ensure_promtool() {
   rm -rf "$tmp"
 }
 
+# A foreign /usr/local/bin/realmgw is reported and kept; the build and the tests do not need the launcher.
+install_launcher() {
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  bash orchestration/install-launcher.sh || echo "install-deps.sh: realmgw is not on PATH; run it as $REPO_ROOT/dist/src/cli/main.js" >&2
+}
+
 install_packages
 disable_packaged_services
 ensure_promtool
@@ -186,3 +194,4 @@ use_node_runtime
 ensure_node_modules
 ensure_addon
 ensure_build
+install_launcher

@@ -19,7 +19,6 @@ bash orchestration/install-deps.sh
 # the runtime install-deps.sh brought (Node 22 LTS; RGW_NODE_MAJOR=24 for 24): everything below runs on it
 NODE_DIR="$(bash orchestration/node-runtime.sh dir)"
 export PATH="$NODE_DIR/bin:$PATH"
-NODE_REL="${NODE_DIR#"$REPO_ROOT"/}/bin/node"
 bash orchestration/netns/testbed.sh up
 
 BACKGROUND=()
@@ -47,8 +46,8 @@ cat <<TRY
     ip netns exec ${P}public sh -c 'ping -c 3 \$(dig +short @100.64.1.130 icmp.hosta.gwa.demo)'
                                                    # resolve, then reach hosta through the gateway
     ip netns exec ${P}public sh -c 'ping -c 1 -W 1 100.64.1.131'  # no query first: unreachable
-    curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/stats        # counters
-    curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/reservations # live reservations
+    realmgw stats --config orchestration/netns/gwa.demo.yaml               # counters (--json: all of them)
+    realmgw reservations --config orchestration/netns/gwa.demo.yaml        # live reservations
     curl -s --unix-socket /run/realmgw/rgw-gwa.sock http://gw/reputation   # PBRA groups, requesters, tiers
 
   proxy_required names (www.hosta, www.hostb): the service address, relayed by HTTP Host and TLS SNI:
@@ -64,16 +63,14 @@ cat <<TRY
     ip netns exec ${P}public curl -s http://100.64.1.130:8080/             # fullnat to hostb:8080, sees 192.168.0.1
     ip netns exec ${P}public sh -c 'echo tick | nc -u -w1 100.64.1.130 1123'   # fullnat UDP to hosta:123
     ip netns exec ${P}public dig +short @100.64.1.130 _2222._tcp.ssh-fwd.hosta.gwa.demo SRV
-    ${NODE_REL} dist/src/cli/main.js forwards --config orchestration/netns/gwa.demo.yaml
-                                                   # each forward with its connections, packets, bytes
+    realmgw forwards --config orchestration/netns/gwa.demo.yaml            # each with connections, packets, bytes
 
   Abuse defences (README "Abuse resistance"): no pool address without a proof of the requester's address.
     ip netns exec ${P}public dig +nocookie +ignore @100.64.1.130 tcp.hosta.gwa.demo   # unproven UDP: TC, no address
     ip netns exec ${P}public dig +nocookie @100.64.1.130 tcp.hosta.gwa.demo           # dig retries over TCP: proven
 
   Workers behind NAT (rgw-worker1, rgw-worker2 behind rgw-nat; logs in /run/realmgw/rgw-worker*.log):
-    ${NODE_REL} dist/src/cli/main.js workers --config orchestration/netns/gwa.demo.yaml
-                                                   # endpoints + counters
+    realmgw workers --config orchestration/netns/gwa.demo.yaml             # endpoints + counters
     ip netns exec ${P}public dig @100.64.1.130 _10053._tcp.worker1.gwa.demo SRV  # the leased public port
     ip netns exec ${P}public sh -c 'echo hi | nc -N -w2 100.64.1.130 \$(dig +short @100.64.1.130 _10053._tcp.worker1.gwa.demo SRV | cut -d" " -f3)'
 

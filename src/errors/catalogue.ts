@@ -14,7 +14,7 @@ export interface CatalogueEntry {
 
 export const CATALOGUE = {
   // The command line.
-  RGW_USAGE: { message: '{reason}', exit: 2 },
+  RGW_USAGE: { message: '{reason} (try {hint})', exit: 2 },
   RGW_LOG_LEVEL: { message: "--log-level '{level}' is not one of {levels}", exit: 2 },
 
   // Operator input: config, zones, policies, worker config. The problems themselves are printed before this
@@ -29,9 +29,9 @@ export const CATALOGUE = {
   RGW_COMMAND_FAILED: { message: '{command}: exit {status}{stderr}', exit: 1 },
   RGW_METRICS_LISTEN: { message: 'the metrics listener cannot bind {address}: {reason}', exit: 1 },
 
-  // `realmgw workers`: the running gateway's admin socket.
-  RGW_ADMIN_NOT_CONFIGURED: { message: "{file} has no admin.socket: the gateway's workers cannot be read", exit: 1 },
-  RGW_ADMIN_UNREACHABLE: { message: 'cannot read workers from {socket}: {reason}', exit: 1 },
+  // `realmgw stats`, `reservations`, `workers`, `forwards`: the running gateway's admin socket.
+  RGW_ADMIN_NOT_CONFIGURED: { message: '{file} has no admin.socket: the running gateway cannot be asked', exit: 1 },
+  RGW_ADMIN_UNREACHABLE: { message: 'cannot read {resource} from {socket}: {reason}', exit: 1 },
   RGW_NO_WORKERS: { message: 'the gateway at {socket} runs without workers', exit: 1 },
 
   // `realmgw worker`: the agent.

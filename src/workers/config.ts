@@ -49,6 +49,9 @@ export interface CompiledConfig {
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** A worker name the config accepts: a DNS label (`realmgw secret --name` checks it before printing). */
+export const isWorkerName = (name: string): boolean => LABEL.test(name);
+
 /** Problems that need nothing but the config (the port range against the host: validatePortRange). */
 export function checkWorkersConfig(config: WorkersConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];

@@ -19,7 +19,7 @@ test('input problems keep their file:line: key.path: reason lines above the RGW_
 });
 
 test('a catalogued error is one code: message line with the catalogued exit status', () => {
-  assert.deepEqual(reportError(new RealmgwError('RGW_USAGE', { reason: "unknown command 'x'" })), { lines: ["RGW_USAGE: unknown command 'x'"], exit: 2 });
+  assert.deepEqual(reportError(new RealmgwError('RGW_USAGE', { reason: "unknown command 'x'", hint: 'realmgw --help' })), { lines: ["RGW_USAGE: unknown command 'x' (try realmgw --help)"], exit: 2 });
   assert.deepEqual(reportError(new KernelStateError('nft', 'nft -f failed:\nError: No such file')), {
     lines: ['RGW_KERNEL_STATE: kernel state, nft: nft -f failed:\nError: No such file'],
     exit: 1,

@@ -23,7 +23,7 @@ function hintCommands(out: string): string[] {
     .slice(start, end)
     .split('\n')
     .map((l) => l.replace(/\s{2,}#.*$/, '').trim())
-    .filter((l) => l.startsWith('ip netns exec') || /^\S+\/bin\/node dist\//.test(l));
+    .filter((l) => l.startsWith('ip netns exec') || l.startsWith('realmgw '));
 }
 
 describe('npm run demo: the hints work as printed', { timeout: 300_000 }, () => {

@@ -1,0 +1,41 @@
+/**
+ * `realmgw run --config FILE`: compiles the files, starts the gateway, runs until SIGTERM or SIGINT, stops it
+ * (its kernel state removed) and exits 0.
+ */
+import { compile } from '../compile/compile.js';
+import { RealmgwError } from '../errors/realmgw-error.js';
+import { Gateway } from '../gateway.js';
+import { createLogger } from '../log.js';
+import { endsCommand } from './report-error.js';
+import { stopSignal } from './stop-signal.js';
+
+export interface RunOptions {
+  logLevel?: string;
+  pretty?: boolean;
+}
+
+/** An error that ends `run` at start-up keeps its own code when it has one an operator can look up. */
+function startFailure(err: unknown): Error {
+  if (endsCommand(err)) return err;
+  return new RealmgwError('RGW_START_FAILED', { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
+}
+
+export async function runCommand(file: string, opts: RunOptions): Promise<number> {
+  const compiled = compile(file);
+  const log = createLogger(opts.logLevel ?? compiled.config.log.level, opts.pretty ?? process.stdout.isTTY === true);
+  for (const m of compiled.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
+  for (const w of compiled.policies.warnings) log.warn(w, 'policy warning');
+  const gateway = new Gateway(compiled, log);
+  try {
+    await gateway.start();
+  } catch (err) {
+    log.fatal({ err }, 'gateway failed to start');
+    throw startFailure(err);
+  }
+  log.info({ endpoints: gateway.endpoints, pool: compiled.config.poolAddresses.length }, 'realmgw running');
+
+  await stopSignal(log);
+  await gateway.stop();
+  log.info('stopped');
+  return 0;
+}
