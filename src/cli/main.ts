@@ -12,6 +12,9 @@ import { loadConfig } from '../config/load-config.js';
 import { workerCommand } from './worker-command.js';
 import { workersCommand } from './workers-command.js';
 import { forwardsCommand } from './forwards-command.js';
+import { InstanceLock, lockPathFor } from '../ops/instance-lock.js';
+import { followReadiness, systemd } from '../ops/systemd.js';
+import { isJournalStream } from '../log/journald.js';
 
 const HELP = `realmgw - DNS-driven realm gateway
 
@@ -78,7 +81,11 @@ async function main(argv: string[]): Promise<number> {
   const command = positionals[0];
   if (!command) usage('no command given');
   if (!['run', 'check', 'rules', 'cleanup', 'worker', 'workers', 'forwards'].includes(command)) usage(`unknown command '${command}'`);
-  if (command === 'cleanup' && !values.config) return cleanupCommand(undefined);
+  // cleanup, like run, waits for no one: it refuses while a gateway holds the lock (ops/instance-lock.ts).
+  if (command === 'cleanup' && !values.config) {
+    InstanceLock.acquire(lockPathFor(undefined)); // held until the process exits
+    return cleanupCommand(undefined);
+  }
   if (!values.config) usage(`'${command}' needs --config FILE`);
   if (values.once && command !== 'worker') usage('--once is an option of worker');
   if (values.json && command !== 'workers' && command !== 'forwards') usage('--json is an option of workers and forwards');
@@ -90,7 +97,10 @@ async function main(argv: string[]): Promise<number> {
   const compiled = compile(values.config);
 
   if (command === 'rules') return rulesCommand(compiled);
-  if (command === 'cleanup') return cleanupCommand(compiled);
+  if (command === 'cleanup') {
+    InstanceLock.acquire(lockPathFor(compiled.config));
+    return cleanupCommand(compiled);
+  }
 
   if (command === 'check') {
     const { config, zones, policies } = compiled;
@@ -104,7 +114,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Before anything touches the kernel: a second gateway must not replace (and, failing, delete) the first one's state.
+  const lock = InstanceLock.acquire(lockPathFor(compiled.config));
   const log = createLogger(values['log-level'] ?? compiled.config.log.level, values.pretty ?? process.stdout.isTTY === true);
+  const sd = systemd();
+  sd.useLogger(log);
+  const stopWatchdog = sd.startWatchdog();
   for (const m of compiled.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
   for (const w of compiled.policies.warnings) log.warn(w, 'policy warning');
   const gateway = new Gateway(compiled, log);
@@ -115,9 +130,13 @@ async function main(argv: string[]): Promise<number> {
     throw startFailure(err);
   }
   log.info({ endpoints: gateway.endpoints, pool: compiled.config.poolAddresses.length }, 'realmgw running');
+  followReadiness(gateway.readiness, sd, () => `serving DNS on ${[...new Set(gateway.endpoints.map((e) => `${e.address}:${e.port}`))].join(' ')}`);
 
   await stopSignal(log);
+  sd.stopping();
   await gateway.stop();
+  stopWatchdog();
+  lock.release();
   log.info('stopped');
   return 0;
 }
@@ -128,7 +147,9 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     const report = reportError(err);
-    for (const line of report.lines) process.stderr.write(`${line}\n`);
+    // Under journald the failure is an error (priority 3), so `journalctl -p err` shows why the unit stopped.
+    const priority = isJournalStream(process.env, 2) ? '<3>' : '';
+    for (const line of report.lines) process.stderr.write(`${priority}${line}\n`);
     if (err instanceof RealmgwError && err.code === 'RGW_USAGE') process.stderr.write(`\n${HELP}\n`);
     process.exitCode = report.exit;
   },
