@@ -46,7 +46,7 @@ test('the unit is Type=notify from the main process, with the runtime and state 
   assert.equal(keys.get('RuntimeDirectory'), 'realmgw');
   assert.equal(keys.get('StateDirectory'), 'realmgw');
   assert.match(keys.get('ExecReload') ?? '', new RegExp(`^${BINARY} reload --config /etc/realmgw/realmgw.yaml$`));
-  assert.equal(keys.get('CapabilityBoundingSet'), 'CAP_NET_ADMIN CAP_NET_BIND_SERVICE');
+  assert.equal(keys.get('CapabilityBoundingSet'), 'CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW');
   const config = parse(readFileSync(EXAMPLE, 'utf8'));
   assert.match(config.admin.socket, /^\/run\/realmgw\//, 'admin socket and lock in RuntimeDirectory');
   assert.match(config.workers.stateFile, /^\/var\/lib\/realmgw\//, "workers' state in StateDirectory: it survives a reboot");
