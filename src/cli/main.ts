@@ -13,6 +13,7 @@ import { workerCommand } from './worker-command.js';
 import { workersCommand } from './workers-command.js';
 import { forwardsCommand } from './forwards-command.js';
 import { InstanceLock, lockPathFor } from '../ops/instance-lock.js';
+import { NetnsClaim } from '../ops/netns-claim.js';
 import { followReadiness, systemd } from '../ops/systemd.js';
 import { isJournalStream } from '../log/journald.js';
 
@@ -81,9 +82,11 @@ async function main(argv: string[]): Promise<number> {
   const command = positionals[0];
   if (!command) usage('no command given');
   if (!['run', 'check', 'rules', 'cleanup', 'worker', 'workers', 'forwards'].includes(command)) usage(`unknown command '${command}'`);
-  // cleanup, like run, waits for no one: it refuses while a gateway holds the lock (ops/instance-lock.ts).
+  // cleanup, like run, waits for no one: it refuses while a gateway holds the lock (ops/instance-lock.ts) or the
+  // network namespace (ops/netns-claim.ts).
   if (command === 'cleanup' && !values.config) {
-    InstanceLock.acquire(lockPathFor(undefined)); // held until the process exits
+    InstanceLock.acquire(lockPathFor(undefined)); // both held until the process exits
+    await NetnsClaim.take();
     return cleanupCommand(undefined);
   }
   if (!values.config) usage(`'${command}' needs --config FILE`);
@@ -99,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'rules') return rulesCommand(compiled);
   if (command === 'cleanup') {
     InstanceLock.acquire(lockPathFor(compiled.config));
+    await NetnsClaim.take();
     return cleanupCommand(compiled);
   }
 
@@ -116,6 +120,8 @@ async function main(argv: string[]): Promise<number> {
 
   // Before anything touches the kernel: a second gateway must not replace (and, failing, delete) the first one's state.
   const lock = InstanceLock.acquire(lockPathFor(compiled.config));
+  // ... and one per network namespace when it has kernel state, whatever its runtime directory.
+  const claim = compiled.kernel || compiled.workers ? await NetnsClaim.take() : undefined;
   const log = createLogger(values['log-level'] ?? compiled.config.log.level, values.pretty ?? process.stdout.isTTY === true);
   const sd = systemd();
   sd.useLogger(log);
@@ -136,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
   sd.stopping();
   await gateway.stop();
   stopWatchdog();
+  await claim?.release();
   lock.release();
   log.info('stopped');
   return 0;

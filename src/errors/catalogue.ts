@@ -27,7 +27,8 @@ export const CATALOGUE = {
   RGW_KERNEL_STATE: { message: 'kernel state, {step}: {reason}', exit: 1 },
   RGW_NFT_FAILED: { message: '{reason}', exit: 1 },
   RGW_COMMAND_FAILED: { message: '{command}: exit {status}{stderr}', exit: 1 },
-  // One instance per runtime directory (ops/instance-lock.ts): `run` and `cleanup` refuse, changing nothing.
+  // One instance per runtime directory and per network namespace (ops/instance-lock.ts, ops/netns-claim.ts):
+  // `run` and `cleanup` refuse, changing nothing.
   RGW_ALREADY_RUNNING: { message: 'another realmgw holds {lock}: pid {pid} ({command}); nothing was changed', exit: 1 },
   RGW_INSTANCE_LOCK: { message: 'cannot take the instance lock {lock}: {reason}', exit: 1 },
 

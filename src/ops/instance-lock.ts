@@ -7,7 +7,8 @@
  * into the file is only there to name the holder.
  *
  * The runtime directory is the admin socket's directory (under systemd, RuntimeDirectory=realmgw gives
- * /run/realmgw), or /run/realmgw for a config without one.
+ * /run/realmgw), or /run/realmgw for a config without one. Gateways with other runtime directories in one
+ * network namespace are kept apart by netns-claim.ts.
  */
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,7 +1,8 @@
 /**
  * One realmgw per runtime directory, end to end: while a gateway runs in the testbed, a second `realmgw run`
  * with the same config and a `realmgw cleanup` refuse, naming the first one's pid, and change nothing in the
- * kernel; the first still confirms new flows afterwards. Before the lock, the second run replaced the first's
+ * kernel; the first still confirms new flows afterwards. So does a second gateway with another runtime directory
+ * in the same network namespace (ops/netns-claim.ts). Before the lock, the second run replaced the first's
  * nft table, failed on the busy queue and DNS ports, and its rollback deleted the table the first served from.
  * The lock dies with its holder, so after a SIGKILL the next start needs no clean-up of locks.
  */
@@ -9,14 +10,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Testbed } from '../support/netns.js';
-import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { startGateway, writeGatewayConfig, type RunningGateway } from '../support/gateway.js';
 import { cliCommand, REPO_ROOT } from '../support/repo.js';
 
 const WAN = '100.64.1.130';
 const POOL = ['100.64.1.131', '100.64.1.132', '100.64.1.133'];
 const SUPPORT = path.join(REPO_ROOT, 'dist', 'test', 'support');
 
-describe('one instance per runtime directory', { timeout: 180_000 }, () => {
+describe('one instance per runtime directory and network namespace', { timeout: 180_000 }, () => {
   let tb: Testbed;
   let gw: RunningGateway;
 
@@ -75,6 +76,20 @@ describe('one instance per runtime directory', { timeout: 180_000 }, () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, refusedBy(gw.proc.pid));
     assert.doesNotMatch(r.stdout, /removed:/);
+    assert.deepEqual(await kernelState(), before);
+    await newFlow();
+  });
+
+  test('a second run with another runtime directory is refused too: one kernel-touching realmgw per network namespace', async () => {
+    const before = await kernelState();
+    const other = await writeGatewayConfig({ pbra: null });
+    assert.notEqual(path.dirname(other.adminSocket), path.dirname(gw.adminSocket));
+    const second = await cli(['run', '--config', other.configFile]);
+    assert.equal(second.code, 1, second.stdout + second.stderr);
+    assert.match(second.stderr, new RegExp(`^RGW_ALREADY_RUNNING: another realmgw holds @realmgw-kernel \\(this network namespace\\): pid ${gw.proc.pid} \\(`));
+    const bare = await cli(['cleanup']);
+    assert.equal(bare.code, 1, 'cleanup without --config looks at /run/realmgw, and still meets the claim');
+    assert.match(bare.stderr, /^RGW_ALREADY_RUNNING: another realmgw holds @realmgw-kernel /);
     assert.deepEqual(await kernelState(), before);
     await newFlow();
   });
