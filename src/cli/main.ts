@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
   // cleanup, like run, waits for no one: it refuses while a gateway holds the lock (ops/instance-lock.ts) or the
   // network namespace (ops/netns-claim.ts).
   if (command === 'cleanup' && !values.config) {
-    InstanceLock.acquire(lockPathFor(undefined)); // both held until the process exits
+    InstanceLock.acquire(lockPathFor(undefined)!); // both held until the process exits
     await NetnsClaim.take();
     return cleanupCommand(undefined);
   }
@@ -101,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === 'rules') return rulesCommand(compiled);
   if (command === 'cleanup') {
-    InstanceLock.acquire(lockPathFor(compiled.config));
+    InstanceLock.acquire(lockPathFor(compiled.config)!);
     await NetnsClaim.take();
     return cleanupCommand(compiled);
   }
@@ -119,9 +119,11 @@ async function main(argv: string[]): Promise<number> {
   }
 
   // Before anything touches the kernel: a second gateway must not replace (and, failing, delete) the first one's state.
-  const lock = InstanceLock.acquire(lockPathFor(compiled.config));
+  const touchesKernel = compiled.kernel !== undefined || compiled.workers !== undefined;
+  const lockPath = lockPathFor(compiled.config, touchesKernel);
+  const lock = lockPath === undefined ? undefined : InstanceLock.acquire(lockPath);
   // ... and one per network namespace when it has kernel state, whatever its runtime directory.
-  const claim = compiled.kernel || compiled.workers ? await NetnsClaim.take() : undefined;
+  const claim = touchesKernel ? await NetnsClaim.take() : undefined;
   const log = createLogger(values['log-level'] ?? compiled.config.log.level, values.pretty ?? process.stdout.isTTY === true);
   const sd = systemd();
   sd.useLogger(log);
@@ -143,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
   await gateway.stop();
   stopWatchdog();
   await claim?.release();
-  lock.release();
+  lock?.release();
   log.info('stopped');
   return 0;
 }

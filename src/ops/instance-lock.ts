@@ -7,7 +7,7 @@
  * into the file is only there to name the holder.
  *
  * The runtime directory is the admin socket's directory (under systemd, RuntimeDirectory=realmgw gives
- * /run/realmgw), or /run/realmgw for a config without one. Gateways with other runtime directories in one
+ * /run/realmgw), or /run/realmgw for a config without one that has kernel state. Gateways with other runtime directories in one
  * network namespace are kept apart by netns-claim.ts.
  */
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -18,9 +18,14 @@ import { processCalls } from './process-calls.js';
 export const DEFAULT_RUNTIME_DIR = '/run/realmgw';
 export const LOCK_FILE_NAME = 'realmgw.lock';
 
-/** Where the lock of a gateway with this config lives (pure). */
-export function lockPathFor(config: { admin?: { socket: string } } | undefined): string {
-  return join(config?.admin ? dirname(config.admin.socket) : DEFAULT_RUNTIME_DIR, LOCK_FILE_NAME);
+/**
+ * Where the lock of a gateway with this config lives (pure). None for a gateway with neither an admin socket
+ * nor kernel state: it shares nothing with another instance but its ports (which refuse a second binder), and
+ * it may run unprivileged, where /run/realmgw cannot be made.
+ */
+export function lockPathFor(config: { admin?: { socket: string } } | undefined, touchesKernel = true): string | undefined {
+  if (config?.admin) return join(dirname(config.admin.socket), LOCK_FILE_NAME);
+  return touchesKernel ? join(DEFAULT_RUNTIME_DIR, LOCK_FILE_NAME) : undefined;
 }
 
 /** Who holds the lock, from the lock file's text and /proc/<pid>/cmdline (NUL-separated); pure. */

@@ -12,6 +12,8 @@ test('the lock lives beside the admin socket, or in /run/realmgw without one', (
   assert.equal(lockPathFor({ admin: { socket: '/tmp/gw/a.sock' } }), '/tmp/gw/realmgw.lock');
   assert.equal(lockPathFor({}), '/run/realmgw/realmgw.lock');
   assert.equal(lockPathFor(undefined), '/run/realmgw/realmgw.lock');
+  assert.equal(lockPathFor({}, false), undefined, 'DNS only, no admin socket: nothing to share but its ports');
+  assert.equal(lockPathFor({ admin: { socket: '/tmp/gw/a.sock' } }, false), '/tmp/gw/realmgw.lock');
 });
 
 test('the holder is named by its pid and command line', () => {
