@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { followReadiness, notifyMessage, notifyTarget, notReadyStatus, SystemdNotifier } from '../../src/ops/systemd.js';
 import { processCalls } from '../../src/ops/process-calls.js';
 import { Readiness } from '../../src/ops/readiness.js';
 import { makeTempDir } from '../support/repo.js';
+import { HAS_PYTHON, notifyReceiver } from '../support/notify-receiver.js';
 
 test('outside systemd nothing is sent and nothing fails', () => {
   const sent: string[] = [];
@@ -91,29 +90,10 @@ test('READY=1 when the readiness turns true (and at once if it is), STATUS with 
   assert.deepEqual(late, [], 'no conditions: not ready');
 });
 
-/** A Unix datagram receiver (python3: Node has none) that prints each datagram as JSON. */
-async function receiver(address: string) {
-  const script = [
-    'import socket, sys, json',
-    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-    "a = sys.argv[1]",
-    "s.bind('\\0' + a[1:] if a.startswith('@') else a)",
-    "print('bound', flush=True)",
-    'while True:',
-    '    print(json.dumps(s.recv(4096).decode()), flush=True)',
-  ].join('\n');
-  const child = spawn('python3', ['-c', script, address], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  assert.equal((await lines.next()).value, 'bound');
-  return { next: async () => JSON.parse((await lines.next()).value as string) as string, close: () => child.kill() };
-}
-
-const hasPython = spawnSync('python3', ['-c', 'pass']).status === 0;
-
-test('the addon sends real datagrams to a socket path and to an abstract socket', { skip: hasPython ? false : 'python3 missing (the test receiver)' }, async (t) => {
+test('the addon sends real datagrams to a socket path and to an abstract socket', { skip: HAS_PYTHON ? false : 'python3 missing (the test receiver)' }, async (t) => {
   const dir = await makeTempDir('notify');
   for (const address of [join(dir, 'notify.sock'), `@realmgw-test-${randomBytes(6).toString('hex')}`]) {
-    const r = await receiver(address);
+    const r = await notifyReceiver(address);
     t.after(r.close);
     const n = new SystemdNotifier(notifyTarget({ NOTIFY_SOCKET: address }, process.pid));
     assert.equal(n.ready('serving DNS'), true);
