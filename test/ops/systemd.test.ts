@@ -103,4 +103,5 @@ test('the addon sends real datagrams to a socket path and to an abstract socket'
   }
   assert.throws(() => processCalls().sdNotify(join(dir, 'nobody-listens.sock'), 'READY=1'), { code: 'ENOENT' });
   assert.throws(() => processCalls().sdNotify('relative', 'READY=1'), TypeError);
+  assert.throws(() => processCalls().sdNotify('/' + 'x'.repeat(107), 'READY=1'), { code: 'ENAMETOOLONG' }, 'sun_path holds 107 bytes and a NUL');
 });

@@ -73,7 +73,8 @@ static napi_value js_sd_notify(napi_env env, napi_callback_info info) {
   }
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
-  if ((size_t)plen > sizeof addr.sun_path) return throw_errno(env, ENAMETOOLONG, "sdNotify");
+  /* A path needs room for its NUL; an abstract name's '@' becomes the leading NUL. */
+  if ((size_t)plen + (path[0] == '@' ? 0 : 1) > sizeof addr.sun_path) return throw_errno(env, ENAMETOOLONG, "sdNotify");
   memcpy(addr.sun_path, path, (size_t)plen);
   /* Abstract namespace: a leading NUL, and the address length counts exactly the name's bytes. */
   if (path[0] == '@') addr.sun_path[0] = '\0';
