@@ -25,6 +25,7 @@ PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables ipt
   netcat-openbsd # the demo's hints
   hping3 # spoofed SYNs in test/e2e/dataplane-binding.test.ts
   ipvsadm user-mode-linux kmod # IPVS worker backend, tested in a user-mode Linux guest (NOTES §2)
+  systemd # systemd-analyze verify of orchestration/systemd/realmgw.service (test/orchestration/systemd-unit.test.ts)
   build-essential python3 libnetfilter-queue-dev libmnl-dev libnftables-dev libnftnl-dev) # last line: the kernel/nfqueue addon (node-gyp)
 LOCK_WAIT_S="${RGW_APT_LOCK_WAIT_S:-900}"
 

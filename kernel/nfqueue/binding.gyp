@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "nfqueue",
-      "sources": ["src/binding.c", "src/nfq_core.c", "src/netns.c", "src/nft.c", "src/nft_elems.c"],
+      "sources": ["src/binding.c", "src/nfq_core.c", "src/netns.c", "src/nft.c", "src/nft_elems.c", "src/process.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "libraries": ["-lnetfilter_queue", "-lmnl", "-lnftables", "-lnftnl"]

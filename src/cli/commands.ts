@@ -46,7 +46,15 @@ export const COMMANDS: readonly Command[] = [
     description: "Without --config it removes the default table and names; with it, the config's own (and its IPVS services).",
     options: [{ ...CONFIG, required: false }],
     examples: ['realmgw cleanup', `realmgw cleanup --config ${DEMO}`],
-    run: async (a) => (await import('./kernel-commands.js')).cleanupCommand(a.values.config === undefined ? undefined : await compile(config(a))),
+    run: async (a) => {
+      const compiled = a.values.config === undefined ? undefined : await compile(config(a));
+      // cleanup, like run, waits for no one: it refuses while a gateway holds the lock (ops/instance-lock.ts) or
+      // the network namespace (ops/netns-claim.ts); both are held until the process exits.
+      const { InstanceLock, lockPathFor } = await import('../ops/instance-lock.js');
+      InstanceLock.acquire(lockPathFor(compiled?.config)!);
+      await (await import('../ops/netns-claim.js')).NetnsClaim.take();
+      return (await import('./kernel-commands.js')).cleanupCommand(compiled);
+    },
   },
   {
     name: 'stats',

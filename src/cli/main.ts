@@ -8,6 +8,7 @@ import { COMMANDS } from './commands.js';
 import { commandHelp, mainHelp } from './help.js';
 import { reportError } from './report-error.js';
 import { versionLine } from './version.js';
+import { isJournalStream } from '../log/journald.js';
 
 async function main(argv: string[]): Promise<number> {
   const line = parseCommandLine(argv, COMMANDS);
@@ -28,7 +29,9 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     const report = reportError(err);
-    for (const l of report.lines) process.stderr.write(`${l}\n`);
+    // Under journald the failure is an error (priority 3), so `journalctl -p err` shows why the unit stopped.
+    const priority = isJournalStream(process.env, 2) ? '<3>' : '';
+    for (const l of report.lines) process.stderr.write(`${priority}${l}\n`);
     process.exitCode = report.exit;
   },
 );

@@ -28,6 +28,10 @@ export const CATALOGUE = {
   RGW_NFT_FAILED: { message: '{reason}', exit: 1 },
   RGW_COMMAND_FAILED: { message: '{command}: exit {status}{stderr}', exit: 1 },
   RGW_METRICS_LISTEN: { message: 'the metrics listener cannot bind {address}: {reason}', exit: 1 },
+  // One instance per runtime directory and per network namespace (ops/instance-lock.ts, ops/netns-claim.ts):
+  // `run` and `cleanup` refuse, changing nothing.
+  RGW_ALREADY_RUNNING: { message: 'another realmgw holds {lock}: pid {pid} ({command}); nothing was changed', exit: 1 },
+  RGW_INSTANCE_LOCK: { message: 'cannot take the instance lock {lock}: {reason}', exit: 1 },
 
   // `realmgw stats`, `reservations`, `workers`, `forwards`: the running gateway's admin socket.
   RGW_ADMIN_NOT_CONFIGURED: { message: '{file} has no admin.socket: the running gateway cannot be asked', exit: 1 },

@@ -1,7 +1,7 @@
 // Two connected sockets relayed both ways with backpressure: a chunk is written on, and when the other side's
 // buffer is over its high-water mark the reading side is paused until 'drain'. So a peer that stops reading
 // makes the relay stop reading from the other peer, and the kernel's windows push back to the sender; the
-// relay holds at most one high-water mark plus one read chunk per direction, whatever the peers do.
+// relay holds one high-water mark plus a read chunk or two per direction, whatever the peers do.
 // Half-close passes through (a FIN from one side ends the write side toward the other), which needs both
 // sockets created with allowHalfOpen.
 import type { Socket } from 'node:net';

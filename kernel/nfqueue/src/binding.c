@@ -32,6 +32,7 @@
 #include "nfq_core.h"
 #include "nft.h"
 #include "nft_elems.h"
+#include "process.h"
 
 #define BINDING_MAGIC 0x4e465131u /* "NFQ1" */
 #define META_FIELDS 8u
@@ -543,6 +544,7 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   rgw_nft_register(env, exports);
   rgw_elems_register(env, exports);
+  rgw_process_register(env, exports);
   static const struct {
     const char *name;
     napi_callback fn;
