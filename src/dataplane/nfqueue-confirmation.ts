@@ -4,7 +4,7 @@
  * Nothing needs preparing per reservation, so there is no `reserve`.
  */
 import type { Confirmation, ConfirmationDeps, ConfirmLag } from './confirmation.js';
-import { HANDSHAKE_CHECK_MARK_OFFSET, HANDSHAKE_OK_MARK_OFFSET } from './model.js';
+import { HANDSHAKE_CHECK_MARK_OFFSET, HANDSHAKE_OK_MARK_OFFSET, type DataplaneModel } from './model.js';
 import { NfQueue } from './nfqueue.js';
 import { parseIpv4 } from './packet.js';
 import { connectionKey, RecentConnections } from './recent-connections.js';
@@ -16,7 +16,7 @@ const CONSUMED_MEMORY_MS = 30_000;
 
 export class NfqueueConfirmation implements Confirmation {
   private queue?: NfQueue;
-  private readonly policy: VerdictPolicy;
+  private readonly policy: VerdictPolicy & { markIndex: Map<string, number> };
   /**
    * Connections whose handshake consumed their reservation: the ACK and the data right behind it are both
    * queued before the first verdict tags the connection; the later ones are the same handshake, not a second.
@@ -26,6 +26,12 @@ export class NfqueueConfirmation implements Confirmation {
   constructor(private readonly deps: ConfirmationDeps) {
     const { model } = deps;
     this.policy = { markBase: model.markBase, unmatched: model.unmatched, markIndex: new Map(model.hosts.map((h) => [h.id, h.markIndex])) };
+  }
+
+  /** The reload keeps every remaining host's mark (reload/stable-marks.ts); new hosts get theirs here. */
+  modelChanged(model: DataplaneModel): void {
+    this.policy.markIndex.clear();
+    for (const h of model.hosts) this.policy.markIndex.set(h.id, h.markIndex);
   }
 
   async start(): Promise<void> {
