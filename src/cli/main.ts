@@ -7,7 +7,8 @@ import { compile } from '../compile/compile.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { cleanupCommand, rulesCommand } from './kernel-commands.js';
-import { stopSignal } from './stop-signal.js';
+import { processSignals } from './stop-signal.js';
+import { reloadCommand } from './reload-command.js';
 import { loadConfig } from '../config/load-config.js';
 import { workerCommand } from './worker-command.js';
 import { workersCommand } from './workers-command.js';
@@ -20,6 +21,8 @@ Usage:
   realmgw check --config FILE   validate config, zones and policies; print every problem; change nothing
   realmgw rules --config FILE   print the kernel state (nft, iptables, ipsets) run would install; nft -c it
   realmgw cleanup [--config FILE]  remove realmgw's kernel state (nft table, chains, jumps, ipsets)
+  realmgw reload --config FILE  make the running gateway read its files again (as SIGHUP); prints what
+                                changed; exit 1 and nothing changed when they are invalid or need a restart
   realmgw workers [--json] --config FILE
                                 the gateway's workers, endpoints and traffic (via its admin socket)
   realmgw forwards [--json] --config FILE
@@ -77,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = positionals[0];
   if (!command) usage('no command given');
-  if (!['run', 'check', 'rules', 'cleanup', 'worker', 'workers', 'forwards'].includes(command)) usage(`unknown command '${command}'`);
+  if (!['run', 'check', 'rules', 'cleanup', 'reload', 'worker', 'workers', 'forwards'].includes(command)) usage(`unknown command '${command}'`);
   if (command === 'cleanup' && !values.config) return cleanupCommand(undefined);
   if (!values.config) usage(`'${command}' needs --config FILE`);
   if (values.once && command !== 'worker') usage('--once is an option of worker');
@@ -86,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'worker') return workerCommand(values.config, { once: values.once === true, logLevel: values['log-level'], pretty: values.pretty });
   if (command === 'workers') return workersCommand(loadConfig(values.config), values.json === true);
   if (command === 'forwards') return forwardsCommand(loadConfig(values.config), values.json === true);
+  if (command === 'reload') return reloadCommand(loadConfig(values.config));
 
   const compiled = compile(values.config);
 
@@ -108,15 +112,24 @@ async function main(argv: string[]): Promise<number> {
   for (const m of compiled.policies.merges) log.debug(m, 'policy merge: later file overrides earlier key');
   for (const w of compiled.policies.warnings) log.warn(w, 'policy warning');
   const gateway = new Gateway(compiled, log);
+  let running = false;
+  // Installed before start: a SIGTERM or SIGHUP during start-up must not end the process on the spot.
+  const signals = processSignals(log, () => {
+    if (!running) return log.warn('SIGHUP during start-up or stop: ignored');
+    void gateway.reload(); // logs and counts its outcome
+  });
   try {
     await gateway.start();
   } catch (err) {
     log.fatal({ err }, 'gateway failed to start');
     throw startFailure(err);
   }
+  running = true;
   log.info({ endpoints: gateway.endpoints, pool: compiled.config.poolAddresses.length }, 'realmgw running');
 
-  await stopSignal(log);
+  await signals.stop;
+  running = false;
+  await gateway.drain(gateway.lameDuckMs, signals.again);
   await gateway.stop();
   log.info('stopped');
   return 0;
