@@ -57,7 +57,7 @@ export class Reloader {
     if (result.ok) this.counters.lastReloadSuccessSeconds = this.wallSeconds();
     const fields = { outcome: result.outcome, changed: result.changed, problems: result.problems, kernel: result.kernel };
     if (result.ok) this.log.info(fields, 'reload');
-    else this.log.warn(fields, `${errorMessage('RGW_RELOAD_REFUSED', { outcome: result.outcome, count: result.problems.length })}`);
+    else this.log.warn({ code: 'RGW_RELOAD_REFUSED', ...fields }, errorMessage('RGW_RELOAD_REFUSED', { outcome: result.outcome, count: result.problems.length }));
     return result;
   }
 
