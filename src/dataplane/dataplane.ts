@@ -99,9 +99,12 @@ export class Dataplane {
     return this.confirmation.confirmLag();
   }
 
-  async stop(): Promise<void> {
-    await this.confirmation.stop();
-    await this.kernel.uninstall();
-    this.log.info('data plane removed');
+  /** After any kernel change still under way (a reload's transaction is not cut in half by the removal). */
+  stop(): Promise<void> {
+    return this.serialize(async () => {
+      await this.confirmation.stop();
+      await this.kernel.uninstall();
+      this.log.info('data plane removed');
+    });
   }
 }
