@@ -148,8 +148,9 @@ export class KernelState {
    * A reload: from the installed state to `next` in place (kernel-update.ts): one nft transaction that never
    * deletes the table (reservation elements and counters survive), then ipsets and iptables through the same
    * idempotent plan as install(). Table, prefix and confirmation mode must not change (the reload refuses
-   * that earlier). On failure nothing is rolled back or removed: the nft part is all or nothing and runs after
-   * its dry run, and the old state keeps the gateway working; the error names the step. Returns the nft
+   * that earlier). On failure nothing is rolled back or removed: the nft part runs first, after its dry run,
+   * all or nothing (a failure there changes nothing); ipsets and iptables follow and are idempotent, so the
+   * next reload or drift repair completes them; the error names the step. Returns the nft
    * operations, for the log. Run it through Dataplane.serialize.
    */
   async update(next: { model: DataplaneModel; ruleset: RenderedRuleset }): Promise<string[]> {
@@ -174,7 +175,11 @@ export class KernelState {
       // an ipset refill is a flush then adds (ipset.ts): only the sets whose members changed pay that instant
       const was = new Map(installed.ipsets.map((i) => [i.name, i]));
       const ipsets = plan.ipsets.filter((i) => JSON.stringify(was.get(i.name)) !== JSON.stringify(i));
-      await this.apply({ ...plan, ipsets, nft: nft.text }, step);
+      // nft first: the one all-or-nothing step, and nothing in it refers to an ipset; a failure there
+      // leaves the kernel exactly as it was
+      step.name = 'nft';
+      if (nft.text) await nftApply(this.runner, nft.text);
+      await this.apply({ ...plan, ipsets, nft: '' }, step);
     } catch (err) {
       this.log.error({ step: step.name, err: errText(err) }, 'kernel state update failed');
       throw new KernelStateError(step.name, errText(err));

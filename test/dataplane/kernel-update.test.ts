@@ -110,6 +110,20 @@ describe('KernelState.update (fake kernel)', () => {
     });
   }
 
+  it('a failing nft transaction changes nothing at all (ipsets and iptables come after it)', async () => {
+    const kernel = new FakeKernel();
+    const old = testbedModel();
+    const state = new KernelState(old, quiet, { runner: kernel });
+    await state.install();
+    const dump = async () => `${kernel.dump()}\n${await sh(kernel, 'iptables-save', [])}\n${(await Promise.all(['rgw-g-G1', 'rgw-g-G2'].map((n) => sh(kernel, 'ipset', ['list', n])))).join('')}`;
+    const before = await dump();
+    const next = testbedModel({ groups: new Map([['G1', ['192.168.0.100']], ['G2', ['192.168.0.101']]]), unmatched: 'drop' });
+    kernel.failWhen((c) => c.tool === 'nft' && c.args.join(' ') === '-f -');
+    await assert.rejects(state.update({ model: next, ruleset: renderRuleset(next) }), (e: unknown) => e instanceof KernelStateError && e.step === 'nft');
+    assert.equal(await dump(), before);
+    assert.equal(state.model, old, 'still the installed model');
+  });
+
   it('a change that cannot be made in place changes nothing and names the step', async () => {
     const kernel = new FakeKernel();
     const state = new KernelState(nftset(), quiet, { runner: kernel });
