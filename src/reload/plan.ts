@@ -3,7 +3,7 @@
  * the new one, either the parts to apply or one refusal per setting that only a restart can change.
  *
  * Applied live: zones, policies (service names, hosts, firewall rules, proxy_required names), static forwards,
- * pool.nameZone, dataplane.unmatched / wan / lan (rules only), shutdown. Everything else is bound to something built
+ * pool.nameZone, dataplane.unmatched and the interfaces (rules only), shutdown. Everything else is bound to something built
  * once at start (a socket, the pool's ring, the nfqueue binding, the PBRA gate's state, the workers' registry,
  * the loggers): changing it is refused, naming the key, and nothing changes.
  */
@@ -23,8 +23,9 @@ const LIVE_KEYS: readonly (readonly string[])[] = [
   ['forwards'],
   ['pool', 'nameZone'],
   ['dataplane', 'unmatched'],
-  ['dataplane', 'wan'],
-  ['dataplane', 'lan'],
+  ['dataplane', 'wan', 'interface'],
+  // not lan.network: the LAN DNS listeners' client filter defaults to it, and they are built once
+  ['dataplane', 'lan', 'interface'],
   ['shutdown'],
 ];
 /** Derived from another key (refused there) or not a setting. */

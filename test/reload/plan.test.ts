@@ -57,12 +57,13 @@ describe('planReload', () => {
       c.pool.addresses = ['100.64.1.131-100.64.1.132'];
       c.dataplane.confirm = 'nftset';
       c.dataplane.unmatched = 'drop'; // live: not refused
+      c.dataplane.lan.network = '192.168.0.0/23'; // the LAN DNS client filter is built once
       c.admin = { socket: '/run/realmgw/other.sock' };
     }, config);
     const plan = planReload(running, compile(config));
     assert.equal(plan.kind, 'refused');
     const keys = plan.kind === 'refused' ? plan.problems.map((p) => `${p.file === config ? 'FILE' : p.file}: ${p.path.join('.')}`) : [];
-    assert.deepEqual(keys.sort(), ['FILE: admin.socket', 'FILE: dataplane.confirm', 'FILE: dns.wan.listen.0.port', 'FILE: pool.addresses.0']);
+    assert.deepEqual(keys.sort(), ['FILE: admin.socket', 'FILE: dataplane.confirm', 'FILE: dataplane.lan.network', 'FILE: dns.wan.listen.0.port', 'FILE: pool.addresses.0']);
     assert.ok(plan.kind === 'refused' && plan.problems.every((p) => /restart realmgw to apply it/.test(p.reason)));
   });
 
