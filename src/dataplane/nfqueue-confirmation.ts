@@ -16,7 +16,7 @@ const CONSUMED_MEMORY_MS = 30_000;
 
 export class NfqueueConfirmation implements Confirmation {
   private queue?: NfQueue;
-  private readonly policy: VerdictPolicy & { markIndex: Map<string, number> };
+  private policy: VerdictPolicy;
   /**
    * Connections whose handshake consumed their reservation: the ACK and the data right behind it are both
    * queued before the first verdict tags the connection; the later ones are the same handshake, not a second.
@@ -25,13 +25,13 @@ export class NfqueueConfirmation implements Confirmation {
 
   constructor(private readonly deps: ConfirmationDeps) {
     const { model } = deps;
-    this.policy = { markBase: model.markBase, unmatched: model.unmatched, markIndex: new Map(model.hosts.map((h) => [h.id, h.markIndex])) };
+    this.policy = policyOf(model);
   }
 
-  /** The reload keeps every remaining host's mark (reload/stable-marks.ts); new hosts get theirs here. */
+  /** A reload: the unmatched verdict and the hosts' marks (every remaining host keeps its own, reload/plan.ts). */
   modelChanged(model: DataplaneModel): void {
-    this.policy.markIndex.clear();
-    for (const h of model.hosts) this.policy.markIndex.set(h.id, h.markIndex);
+    this.deps.model = model;
+    this.policy = policyOf(model);
   }
 
   async start(): Promise<void> {
@@ -82,4 +82,8 @@ export class NfqueueConfirmation implements Confirmation {
     this.queue = undefined;
     if (queue) await queue.close();
   }
+}
+
+function policyOf(model: DataplaneModel): VerdictPolicy {
+  return { markBase: model.markBase, unmatched: model.unmatched, markIndex: new Map(model.hosts.map((h) => [h.id, h.markIndex])) };
 }
