@@ -179,6 +179,8 @@ export class KernelState {
       // leaves the kernel exactly as it was
       step.name = 'nft';
       if (nft.text) await nftApply(this.runner, nft.text);
+      // the table is the new one from here on, whatever follows: the next update starts from it
+      this.opts.ruleset = { ...installed, nft: next.ruleset.nft };
       await this.apply({ ...plan, ipsets, nft: '' }, step);
     } catch (err) {
       this.log.error({ step: step.name, err: errText(err) }, 'kernel state update failed');

@@ -124,6 +124,21 @@ describe('KernelState.update (fake kernel)', () => {
     assert.equal(state.model, old, 'still the installed model');
   });
 
+  it('when a step after the nft transaction fails, the next update starts from the table as it now is', async () => {
+    const kernel = new FakeKernel();
+    const state = new KernelState(nftset({ forwards: [forward('ssh', 2222), forward('old', 2223)] }), quiet, { runner: kernel });
+    await state.install();
+    const next = nftset({ forwards: [forward('ssh', 2222)], groups: new Map([['G1', ['192.168.0.100']]]) });
+    kernel.failWhen((c) => c.tool === 'ipset' && c.args[0] === 'restore');
+    await assert.rejects(state.update({ model: next, ruleset: renderRuleset(next) }), (e: unknown) => e instanceof KernelStateError && e.step === 'ipsets');
+    assert.ok(!kernel.nft.tables.get('realmgw')!.counters.has('fwd_old_new'), 'the nft part was applied');
+    await state.update({ model: next, ruleset: renderRuleset(next) });
+    const fresh = new FakeKernel();
+    await new KernelState(next, quiet, { runner: fresh }).install();
+    assert.equal(await sh(kernel, 'iptables-save', []), await sh(fresh, 'iptables-save', []));
+    assert.equal(await sh(kernel, 'ipset', ['list', 'rgw-g-G1']), await sh(fresh, 'ipset', ['list', 'rgw-g-G1']));
+  });
+
   it('a change that cannot be made in place changes nothing and names the step', async () => {
     const kernel = new FakeKernel();
     const state = new KernelState(nftset(), quiet, { runner: kernel });
