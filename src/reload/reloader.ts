@@ -70,6 +70,8 @@ export class Reloader {
       if (err instanceof InputError) return { ok: false, outcome: 'invalid', ...none, problems: err.problems.map(formatProblem) };
       return { ok: false, outcome: 'invalid', ...none, problems: [(err as Error).message] };
     }
+    // as `run` does at start: the files mean what they say, minus the keys these name
+    for (const w of next.policies.warnings) this.log.warn(w, 'policy warning');
     let plan;
     try {
       plan = planReload(this.target.compiled, next);

@@ -81,21 +81,27 @@ test('run signals: SIGHUP reloads instead of ending the process; the second SIGT
   const url = pathToFileURL(join(DIST_DIR, 'src/cli/stop-signal.js')).href;
   const script = `
     import { processSignals } from '${url}';
-    import { pino } from 'pino';
     const keep = setInterval(() => {}, 1000); // signal listeners alone do not keep the event loop alive
-    const s = processSignals(pino({ level: 'silent' }), () => console.log('reload'));
+    const events = [];
+    let wake;
+    const next = () => new Promise((r) => (wake = r));
+    const log = { info() {}, warn(_, msg) { events.push(msg); wake?.(); } };
+    let reloaded = next();
+    const s = processSignals(log, () => { console.log('reload'); wake(); });
     process.kill(process.pid, 'SIGHUP');
-    await new Promise((r) => setTimeout(r, 100));
+    await reloaded;
     process.kill(process.pid, 'SIGTERM');
     console.log('stop', await s.stop);
     process.kill(process.pid, 'SIGINT');
     console.log('again', await s.again);
+    const third = next();
     process.kill(process.pid, 'SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
-    console.log('still here');
+    await third;
+    console.log('still here:', events[events.length - 1]);
     clearInterval(keep);
   `;
+
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(DIST_DIR, '..'), encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 0, `${r.signal ?? ''} ${r.stdout}${r.stderr}`);
-  assert.equal(r.stdout, 'reload\nstop SIGTERM\nagain SIGINT\nstill here\n');
+  assert.equal(r.stdout, 'reload\nstop SIGTERM\nagain SIGINT\nstill here: already stopping; finishing the cleanup first\n');
 });
