@@ -1,6 +1,6 @@
 // KernelState.update against the real kernel (a scratch namespace): the in-place transaction nft accepts,
-// the table keeps its handle, a pending reservation element survives (counters' counts: test/e2e/reload), and what
-// remains is what a fresh install of the new model holds; iptables keeps exactly one jump each.
+// the table keeps its handle, a pending reservation element survives (counters' counts: test/e2e/reload),
+// and what remains is what a fresh install of the new model holds; iptables keeps exactly one jump each.
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '../../src/log.js';
