@@ -3,9 +3,9 @@
  * the new one, either the parts to apply or one refusal per setting that only a restart can change.
  *
  * Applied live: zones, policies (service names, hosts, firewall rules, proxy_required names), static forwards,
- * pool.nameZone, dataplane.unmatched and the interfaces (rules only), shutdown. Everything else is bound to something built
- * once at start (a socket, the pool's ring, the nfqueue binding, the PBRA gate's state, the workers' registry,
- * the loggers): changing it is refused, naming the key, and nothing changes.
+ * pool.nameZone, dataplane.unmatched and the interfaces (rules only), shutdown. Everything else is bound to
+ * something built once at start (a socket, the pool's ring, the nfqueue binding, the PBRA gate's state, the
+ * workers' registry, the loggers): changing it is refused, naming the key, and nothing changes.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Problem } from '../errors.js';
