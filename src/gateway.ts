@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/admin-server.js';
-import type { CompiledGateway, CompiledPbra, CompiledWorkers } from './compile/compiled-gateway.js';
+import type { CompiledGateway, CompiledPart, CompiledPbra, CompiledWorkers } from './compile/compiled-gateway.js';
 import { CircularPool, type Reservation } from './pool/circular-pool.js';
 import type { View } from './dns/authority/views.js';
 import { Forwarder } from './dns/forward/forwarder.js';
@@ -32,6 +32,8 @@ import { MetricsEndpoint } from './metrics/metrics-endpoint.js';
 import { MetricsListener } from './metrics/listener.js';
 import type { MetricSources } from './metrics/sources.js';
 import { realmgwVersion } from './metrics/version.js';
+import { Reloader, type ReloadResult } from './reload/reloader.js';
+import type { UpstreamResolver } from './proxy/connection.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -48,7 +50,8 @@ export const monotonicNow = (): number => performance.now();
 export class Gateway {
   readonly pool: CircularPool;
   readonly metrics = { wan: new DnsMetrics(), lan: new DnsMetrics() };
-  readonly views: { wan: View; lan: View };
+  /** Replaced by a reload (the workers' names carried over). */
+  views: { wan: View; lan: View };
   /** /readyz and systemd's READY=1: every condition true (ops/readiness.ts). */
   readonly readiness = new Readiness(monotonicNow);
   /** Reloads and drift repairs, for /metrics and /stats. */
@@ -64,13 +67,19 @@ export class Gateway {
   private relay?: ProxyRelay;
   private readonly handlers: QueryHandler[] = [];
   private readonly debug: boolean;
+  private current: CompiledGateway;
+  private readonly reloader: Reloader;
+  /** The relay asks this for a name's host; a reload replaces it. */
+  private proxyResolve: UpstreamResolver = () => undefined;
   /** Bound addresses, in listener order, for logs and tests that bind port 0. */
   readonly endpoints: { view: string; transport: string; address: string; port: number }[] = [];
 
   constructor(
-    readonly compiled: CompiledGateway,
+    compiled: CompiledGateway,
     private readonly log: Logger,
   ) {
+    this.current = compiled;
+    this.reloader = new Reloader(this, this.ops, log.child({ component: 'reload' }));
     const { config } = compiled;
     this.debug = log.isLevelEnabled('debug');
     this.pool = new CircularPool({
@@ -85,6 +94,67 @@ export class Gateway {
     });
     this.views = compiled.views;
     this.metricsEndpoint = new MetricsEndpoint(this.metricSources());
+  }
+
+  /** Told when a reload begins and ends, whatever asked for it (run: systemd's RELOADING=1, then READY=1). */
+  reloadObserver?: { begin(): void; end(): void };
+
+  /** What the gateway runs: the compilation it started with, or the last reload's. */
+  get compiled(): CompiledGateway {
+    return this.current;
+  }
+
+  /**
+   * Reads the files again and applies what changed (reload/): SIGHUP, `realmgw reload`, POST /reload. Invalid
+   * files or a change that needs a restart change nothing; one reload at a time.
+   */
+  async reload(): Promise<ReloadResult> {
+    this.reloadObserver?.begin();
+    try {
+      return await this.reloader.reload();
+    } finally {
+      this.reloadObserver?.end();
+    }
+  }
+
+  /**
+   * Called by the Reloader with a checked plan. The kernel first (an address must be confirmable before DNS
+   * hands it out); if it fails nothing else switches. Then DNS answers switch at once (new views, caches
+   * dropped), and the relay's names.
+   */
+  async applyReload(next: CompiledGateway, changed: CompiledPart[]): Promise<string[]> {
+    let kernel: string[] = [];
+    if (changed.includes('kernel') && this.dataplane && next.kernel) kernel = await this.dataplane.update(next.kernel);
+    const dynamic = this.views.wan.dynamic;
+    next.views.wan.dynamic = dynamic;
+    next.views.lan.dynamic = dynamic;
+    this.current = next;
+    this.views = next.views;
+    const [wan, lan] = this.handlers;
+    wan?.replaceView(next.views.wan);
+    lan?.replaceView(next.views.lan);
+    if (next.proxy) this.proxyResolve = proxyResolver(next.proxy.names, next.proxy.section.proxyProtocol);
+    return kernel;
+  }
+
+  /**
+   * The lame duck before stop(): readiness false ("draining"), no new reservations (handlers answer
+   * allocating queries REFUSED), while the data plane still confirms what was handed out. Resolves after
+   * `ms`, or at once when `cut` resolves (a second SIGTERM).
+   */
+  async drain(ms: number, cut?: Promise<unknown>): Promise<void> {
+    this.readiness.set('started', false, 'draining');
+    for (const h of this.handlers) h.drain();
+    this.log.info({ lameDuckMs: ms }, 'draining: no new reservations');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), ...(cut ? [cut] : [])]);
+    clearTimeout(timer);
+  }
+
+  /** shutdown.lameDuckMs, by default the pool lifetime: every address handed out has been used or expired. */
+  get lameDuckMs(): number {
+    const { config } = this.current;
+    return config.shutdown?.lameDuckMs ?? config.pool.lifetimeMs;
   }
 
   async start(): Promise<void> {
@@ -155,7 +225,7 @@ export class Gateway {
     this.expiryTimer = setInterval(() => this.pool.expire(monotonicNow()), 250);
     this.expiryTimer.unref();
     if (config.admin) {
-      const admin = new AdminServer(config.admin.socket, this.adminRoutes(), this.log.child({ component: 'admin' }));
+      const admin = new AdminServer(config.admin.socket, this.adminRoutes(), this.log.child({ component: 'admin' }), { '/reload': () => this.reload() });
       await admin.start();
       this.started.push(admin);
     }
@@ -168,7 +238,8 @@ export class Gateway {
       ...(section.http ? [{ address: serviceAddress, port: section.http, kind: 'http' as const }] : []),
       ...(section.tls ? [{ address: serviceAddress, port: section.tls, kind: 'tls' as const }] : []),
     ];
-    const relay = new ProxyRelay({ listeners, resolve: proxyResolver(names, section.proxyProtocol), logger: this.log, limits: section.limits });
+    this.proxyResolve = proxyResolver(names, section.proxyProtocol);
+    const relay = new ProxyRelay({ listeners, resolve: (name, via) => this.proxyResolve(name, via), logger: this.log, limits: section.limits });
     await relay.start();
     this.started.push(relay);
     this.relay = relay;

@@ -9,7 +9,7 @@ import { TextReply } from './text-reply.js';
 export type Route = () => unknown;
 
 /**
- * Read-only admin API on a Unix socket. A Unix socket is reachable from the host namespace whatever network
+ * Admin API on a Unix socket: GET routes read, POST actions (reload) act. A Unix socket is reachable from the host namespace whatever network
  * namespace the gateway runs in, and file permissions (0600, root) stand in for authentication: nothing of the
  * control plane is ever exposed on a network port (Realm Gateway's UDP control port reached a shell).
  */
@@ -20,18 +20,25 @@ export class AdminServer {
     private readonly socketPath: string,
     private readonly routes: { [path: string]: Route },
     private readonly log: Logger,
+    /** Actions (POST): the one thing the socket changes, e.g. /reload. */
+    private readonly actions: { [path: string]: Route } = {},
   ) {}
 
   async start(): Promise<void> {
     mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
     await this.removeStaleSocket();
     const server = http.createServer((req, res) => {
-      const route = req.method === 'GET' ? this.routes[(req.url ?? '').split('?')[0]] : undefined;
+      const url = (req.url ?? '').split('?')[0];
+      const table = req.method === 'GET' ? this.routes : req.method === 'POST' ? this.actions : undefined;
+      const route = table && Object.hasOwn(table, url) ? table[url] : undefined;
       if (!route) {
-        res.writeHead(req.method === 'GET' ? 404 : 405, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'no such resource', routes: Object.keys(this.routes) }));
+        const known = Object.hasOwn(this.routes, url) || Object.hasOwn(this.actions, url);
+        res.writeHead(known ? 405 : 404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: known ? 'method not allowed' : 'no such resource', routes: Object.keys(this.routes), actions: Object.keys(this.actions) }));
+        req.resume();
         return;
       }
+      req.resume(); // a POST's body carries nothing: the action reads the files the gateway was started with
       // A route may answer later (e.g. reading kernel counters first).
       Promise.resolve()
         .then(() => route())

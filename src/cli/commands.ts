@@ -57,6 +57,15 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'reload',
+    summary: 'make the running gateway read its files again (as SIGHUP) and apply what changed',
+    description:
+      "Asks the gateway on its admin socket (POST /reload); it reads the files it was started with, checks them whole and applies the difference (DNS at once, the kernel in one transaction). Exit 1, nothing changed, when they are invalid or change a setting that needs a restart.",
+    options: [CONFIG],
+    examples: [`realmgw reload --config ${DEMO}`],
+    run: async (a) => (await import('./reload-command.js')).reloadCommand(await loadConfig(config(a))),
+  },
+  {
     name: 'stats',
     summary: "the running gateway's counters (DNS, pool, data plane, defences, proxy, forwards)",
     description: "Read from the gateway's admin socket (admin.socket in the config).",

@@ -212,6 +212,16 @@ export const configSchema = z.strictObject({
       maxConnections: z.number().int().min(1).max(1024).default(16),
     })
     .optional(),
+  /** Graceful stop (SIGTERM, SIGINT): how long the gateway drains before it removes its kernel state. */
+  shutdown: z
+    .strictObject({
+      /**
+       * Lame duck: no new reservations (allocating queries answered REFUSED), readiness false, reservations
+       * already handed out can still be used. Default: pool.lifetimeMs (the last one handed out has expired).
+       */
+      lameDuckMs: z.number().int().min(0).max(600_000).optional(),
+    })
+    .optional(),
   admin: z
     .strictObject({
       /** Unix socket for the admin API; reachable from outside the gateway's network namespace. */

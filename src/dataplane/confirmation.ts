@@ -63,6 +63,8 @@ export interface Confirmation {
   /** Reads what the kernel counted into stats (on demand, for /stats). */
   refreshKernelCounters(): Promise<void>;
   confirmLag(): ConfirmLag | undefined;
+  /** A reload installed `model` (same mode, queue and table; hosts may differ). */
+  modelChanged?(model: DataplaneModel): void;
   /** Closes what start() opened; every packet queued so far has had its verdict. */
   stop(): Promise<void>;
 }

@@ -33,7 +33,9 @@ const strategies: Record<DataplaneModel['confirm'], (deps: ConfirmationDeps) => 
  * realmgw, which has lost the pool, refuses it at its next packet.
  */
 export class Dataplane {
-  readonly model: DataplaneModel;
+  private current: DataplaneModel;
+  /** The tail of the kernel-changing operations (reload, drift repair): each starts when the previous ended. */
+  private queue: Promise<unknown> = Promise.resolve();
   readonly stats: DataplaneStats = emptyStats();
   private readonly kernel: KernelState;
   private readonly confirmation: Confirmation;
@@ -42,7 +44,7 @@ export class Dataplane {
 
   /** `compiled`: the kernel part of the compiled gateway (compile/), its model and what it renders to. */
   constructor(compiled: { model: DataplaneModel; ruleset: RenderedRuleset }, pool: CircularPool, now: () => number, private readonly log: Logger) {
-    this.model = compiled.model;
+    this.current = compiled.model;
     this.kernel = new KernelState(this.model, log, { ruleset: compiled.ruleset });
     this.confirmation = strategies[this.model.confirm]({ model: this.model, pool, now, log, stats: this.stats });
     this.reserve = this.confirmation.reserve;
@@ -59,6 +61,34 @@ export class Dataplane {
     this.log.info({ confirm: this.model.confirm, queue: this.model.queue, unmatched: this.model.unmatched }, 'data plane installed');
   }
 
+  get model(): DataplaneModel {
+    return this.current;
+  }
+
+  /**
+   * Runs `fn` once every kernel-changing operation queued before it has ended (whatever their outcome), so a
+   * reload and a drift repair never interleave their transactions and surveys.
+   */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A reload's kernel part: the new compiled state applied in place (KernelState.update), then the
+   * confirmation strategy told the new model (nfqueue: host marks). Same table, prefix, mode and queue as
+   * before (the reload refuses other changes). Returns the nft operations.
+   */
+  update(compiled: { model: DataplaneModel; ruleset: RenderedRuleset }): Promise<string[]> {
+    return this.serialize(async () => {
+      const ops = await this.kernel.update(compiled);
+      this.current = compiled.model;
+      this.confirmation.modelChanged?.(compiled.model);
+      return ops;
+    });
+  }
+
   /** Reads what the kernel counted (nftset's refusal counters) into stats; for /stats, never on a timer. */
   refreshKernelCounters(): Promise<void> {
     return this.confirmation.refreshKernelCounters();
@@ -69,9 +99,12 @@ export class Dataplane {
     return this.confirmation.confirmLag();
   }
 
-  async stop(): Promise<void> {
-    await this.confirmation.stop();
-    await this.kernel.uninstall();
-    this.log.info('data plane removed');
+  /** After any kernel change still under way (a reload's transaction is not cut in half by the removal). */
+  stop(): Promise<void> {
+    return this.serialize(async () => {
+      await this.confirmation.stop();
+      await this.kernel.uninstall();
+      this.log.info('data plane removed');
+    });
   }
 }

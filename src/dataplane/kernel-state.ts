@@ -25,6 +25,7 @@ import type { DataplaneModel } from './model.js';
 import { nftApply, nftCheck, nftDeleteTable, nftTableExists } from './nft.js';
 import type { Runner } from './runner.js';
 import { renderRuleset, type RenderedRuleset } from './ruleset.js';
+import { renderNftUpdate } from './kernel-update.js';
 
 export class KernelStateError extends Error {
   readonly code = 'RGW_KERNEL_STATE' satisfies ErrorCode;
@@ -75,13 +76,20 @@ export async function surveyKernel(runner: Runner, table: string): Promise<Kerne
 
 export class KernelState {
   private readonly runner: Runner;
+  private current: DataplaneModel;
 
   constructor(
-    readonly model: DataplaneModel,
+    model: DataplaneModel,
     private readonly log: Logger,
     private readonly opts: KernelStateOptions = {},
   ) {
+    this.current = model;
     this.runner = opts.runner ?? new CommandRunner(opts.netns);
+  }
+
+  /** The model installed (the one given, or the last update's). */
+  get model(): DataplaneModel {
+    return this.current;
   }
 
   /** What install() applies (pure; throws KernelStateError('render') on an inconsistent model). */
@@ -136,6 +144,54 @@ export class KernelState {
     this.log.info({ removed }, 'kernel state removed');
   }
 
+  /**
+   * A reload: from the installed state to `next` in place (kernel-update.ts): one nft transaction that never
+   * deletes the table (reservation elements and counters survive), then ipsets and iptables through the same
+   * idempotent plan as install(). Table, prefix and confirmation mode must not change (the reload refuses
+   * that earlier). On failure nothing is rolled back or removed: the nft part runs first, after its dry run,
+   * all or nothing (a failure there changes nothing); ipsets and iptables follow and are idempotent, so the
+   * next reload or drift repair completes them; the error names the step. Returns the nft
+   * operations, for the log. Run it through Dataplane.serialize.
+   */
+  async update(next: { model: DataplaneModel; ruleset: RenderedRuleset }): Promise<string[]> {
+    const installed = this.render();
+    const { table, prefix } = this.current;
+    if (next.model.table !== table || next.model.prefix !== prefix) throw new KernelStateError('render', 'the table name and prefix cannot change in a reload');
+    let nft;
+    try {
+      nft = renderNftUpdate(table, installed.nft, next.ruleset.nft);
+    } catch (err) {
+      throw new KernelStateError('render', errText(err));
+    }
+    try {
+      if (nft.text) await nftCheck(this.runner, nft.text);
+    } catch (err) {
+      throw new KernelStateError('validate', errText(err));
+    }
+    const step = { name: 'survey' };
+    try {
+      const plan = planInstall(await surveyKernel(this.runner, table), next.ruleset, { table, prefix });
+      if (plan.mismatched.length) throw new Error(`ipsets ${plan.mismatched.join(', ')} would change type: restart realmgw to apply it`);
+      // an ipset refill is a flush then adds (ipset.ts): only the sets whose members changed pay that instant
+      const was = new Map(installed.ipsets.map((i) => [i.name, i]));
+      const ipsets = plan.ipsets.filter((i) => JSON.stringify(was.get(i.name)) !== JSON.stringify(i));
+      // nft first: the one all-or-nothing step, and nothing in it refers to an ipset; a failure there
+      // leaves the kernel exactly as it was
+      step.name = 'nft';
+      if (nft.text) await nftApply(this.runner, nft.text);
+      // the table is the new one from here on, whatever follows: the next update starts from it
+      this.opts.ruleset = { ...installed, nft: next.ruleset.nft };
+      await this.apply({ ...plan, ipsets, nft: '' }, step);
+    } catch (err) {
+      this.log.error({ step: step.name, err: errText(err) }, 'kernel state update failed');
+      throw new KernelStateError(step.name, errText(err));
+    }
+    this.current = next.model;
+    this.opts.ruleset = next.ruleset;
+    this.log.info({ table, nft: nft.operations }, 'kernel state updated in place');
+    return nft.operations;
+  }
+
   /** Carries out a plan in order; `step` names the step under way when one throws. */
   private async apply(plan: InstallPlan, step: { name: string }): Promise<void> {
     const { runner, log } = this;
@@ -143,7 +199,7 @@ export class KernelState {
     await applyIpsets(runner, plan.ipsets);
 
     step.name = 'nft';
-    await nftApply(runner, plan.nft);
+    if (plan.nft) await nftApply(runner, plan.nft);
 
     step.name = 'iptables';
     await applyIptablesPlan(runner, plan.iptables);

@@ -4,7 +4,7 @@
  * Nothing needs preparing per reservation, so there is no `reserve`.
  */
 import type { Confirmation, ConfirmationDeps, ConfirmLag } from './confirmation.js';
-import { HANDSHAKE_CHECK_MARK_OFFSET, HANDSHAKE_OK_MARK_OFFSET } from './model.js';
+import { HANDSHAKE_CHECK_MARK_OFFSET, HANDSHAKE_OK_MARK_OFFSET, type DataplaneModel } from './model.js';
 import { NfQueue } from './nfqueue.js';
 import { parseIpv4 } from './packet.js';
 import { connectionKey, RecentConnections } from './recent-connections.js';
@@ -16,7 +16,7 @@ const CONSUMED_MEMORY_MS = 30_000;
 
 export class NfqueueConfirmation implements Confirmation {
   private queue?: NfQueue;
-  private readonly policy: VerdictPolicy;
+  private policy: VerdictPolicy;
   /**
    * Connections whose handshake consumed their reservation: the ACK and the data right behind it are both
    * queued before the first verdict tags the connection; the later ones are the same handshake, not a second.
@@ -25,7 +25,13 @@ export class NfqueueConfirmation implements Confirmation {
 
   constructor(private readonly deps: ConfirmationDeps) {
     const { model } = deps;
-    this.policy = { markBase: model.markBase, unmatched: model.unmatched, markIndex: new Map(model.hosts.map((h) => [h.id, h.markIndex])) };
+    this.policy = policyOf(model);
+  }
+
+  /** A reload: the unmatched verdict and the hosts' marks (every remaining host keeps its own, reload/plan.ts). */
+  modelChanged(model: DataplaneModel): void {
+    this.deps.model = model;
+    this.policy = policyOf(model);
   }
 
   async start(): Promise<void> {
@@ -76,4 +82,8 @@ export class NfqueueConfirmation implements Confirmation {
     this.queue = undefined;
     if (queue) await queue.close();
   }
+}
+
+function policyOf(model: DataplaneModel): VerdictPolicy {
+  return { markBase: model.markBase, unmatched: model.unmatched, markIndex: new Map(model.hosts.map((h) => [h.id, h.markIndex])) };
 }

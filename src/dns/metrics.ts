@@ -18,6 +18,8 @@ export class DnsMetrics {
   challenged = 0;
   /** Proven requesters refused by reputation tier or budget. */
   policyRefused = 0;
+  /** Allocating queries answered REFUSED while the gateway drains before stopping (lame duck). */
+  drainingRefused = 0;
   forwarded = 0;
   /** Tries at an upstream that gave no usable reply; the next try goes to the next upstream. */
   forwardAttemptsFailed = 0;

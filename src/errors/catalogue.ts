@@ -38,6 +38,10 @@ export const CATALOGUE = {
   RGW_ADMIN_UNREACHABLE: { message: 'cannot read {resource} from {socket}: {reason}', exit: 1 },
   RGW_NO_WORKERS: { message: 'the gateway at {socket} runs without workers', exit: 1 },
 
+  // `realmgw reload`, SIGHUP, POST /reload: the files were not applied; the gateway keeps what it runs.
+  RGW_RELOAD_REFUSED: { message: 'reload {outcome}: {count} problem(s); the running gateway is unchanged', exit: 1 },
+  RGW_RELOAD_UNREACHABLE: { message: 'cannot ask the gateway to reload through {socket}: {reason}', exit: 1 },
+
   // `realmgw worker`: the agent.
   RGW_WORKER_REFUSED: { message: 'the gateway refused the registration: {reason}', exit: 1 },
   RGW_WORKER_FAILED: { message: 'worker agent: {reason}', exit: 1 },

@@ -33,9 +33,9 @@ const FAMILIES: Family[] = [
   {
     name: 'realmgw_dns_allocation_refusals_total',
     only: 'wan',
-    help: 'Allocating queries that got no reservation, by reason (pool exhausted or host limit over UDP / TCP, kernel install failed, unproven requester challenged, refused by reputation tier or budget).',
+    help: 'Allocating queries that got no reservation, by reason (pool exhausted or host limit over UDP / TCP, kernel install failed, unproven requester challenged, refused by reputation tier or budget, the gateway draining on stop).',
     label: 'reason',
-    fields: { exhaustedUdpDropped: 'exhausted_udp', exhaustedTcpEmpty: 'exhausted_tcp', kernelFailed: 'kernel_failed', challenged: 'challenged', policyRefused: 'policy' },
+    fields: { exhaustedUdpDropped: 'exhausted_udp', exhaustedTcpEmpty: 'exhausted_tcp', kernelFailed: 'kernel_failed', challenged: 'challenged', policyRefused: 'policy', drainingRefused: 'draining' },
   },
   { name: 'realmgw_dns_tcp_retry_succeeded_total', help: 'Allocations that succeeded on the TCP retry after an exhausted pool.', only: 'wan', fields: { tcpRetrySucceeded: '' } },
   { name: 'realmgw_dns_forwarded_total', help: 'LAN queries answered by an upstream resolver.', only: 'lan', fields: { forwarded: '' } },

@@ -26,7 +26,7 @@ function setup(view: 'wan' | 'lan' = 'wan', onReserve?: QueryHandlerDeps['onRese
     const out = await handler.handle(packet, opts.transport ?? 'udp', '100.64.0.100');
     return out && { buf: out, msg: dnsPacket.decode(out) as dnsPacket.DecodedPacket & { rcode: string } };
   };
-  return { ask, pool, metrics, advance: (ms: number) => (now += ms) };
+  return { ask, pool, metrics, handler, views, advance: (ms: number) => (now += ms) };
 }
 
 test('WAN A for a service name allocates from the pool with TTL 0, AA set, case echoed', async () => {
@@ -194,4 +194,26 @@ test('a question with a compression pointer into its own label is answered FORME
   assert.equal(r.msg.id, 0x1234);
   assert.equal(r.msg.rcode, 'FORMERR');
   assert.equal(metrics.malformed, 1);
+});
+
+test('draining (lame duck): allocating queries REFUSED without a reservation; other names still answered', async () => {
+  const { ask, pool, metrics, handler } = setup();
+  assert.equal((await ask('www.hosta.gwa.demo', 'A'))!.msg.answers!.length, 1, 'cached allocation before');
+  handler.drain();
+  for (const transport of ['udp', 'tcp'] as const) {
+    const r = (await ask('www.hosta.gwa.demo', 'A', { transport }))!;
+    assert.equal(r.msg.rcode, 'REFUSED');
+    assert.equal(r.msg.answers!.length, 0);
+  }
+  assert.equal(metrics.drainingRefused, 2);
+  assert.equal(pool.stats.live, 1, 'no new reservation');
+  assert.equal((await ask('gwa.demo', 'SOA'))!.msg.rcode, 'NOERROR');
+});
+
+test('replaceView: the next query is answered from the new view, no cached answer of the old one', async () => {
+  const { ask, handler } = setup();
+  assert.equal((await ask('www.hosta.gwa.demo', 'A'))!.msg.answers!.length, 1);
+  const without = buildViews(zones, hosts.map((h) => ({ ...h, services: h.services.filter((s) => !s.fqdn.startsWith('www.')) })), { serviceAddress: '100.64.1.130', addresses: poolAddrs, nameZone: 'gwa.demo' });
+  handler.replaceView(without.wan);
+  assert.equal((await ask('www.hosta.gwa.demo', 'A'))!.msg.rcode, 'NXDOMAIN');
 });

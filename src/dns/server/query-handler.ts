@@ -64,6 +64,7 @@ export class QueryHandler {
    */
   private readonly refusals: ThrottledLog;
   private readonly failures: ThrottledLog;
+  private draining = false;
   constructor(private readonly deps: QueryHandlerDeps) {
     this.refusals = new ThrottledLog({ error: (o, m) => deps.log.info(o, m) }, REFUSAL_LOG_INTERVAL_MS, deps.now);
     this.failures = new ThrottledLog(deps.log, REFUSAL_LOG_INTERVAL_MS, deps.now);
@@ -122,6 +123,21 @@ export class QueryHandler {
     this.cache.clear();
   }
 
+  /** A reload: answers come from `view` from the next query on (no cached answer of the old one survives). */
+  replaceView(view: View): void {
+    this.deps.view = view;
+    this.cache.clear();
+  }
+
+  /**
+   * Lame duck before a stop: no new reservations. An allocating query is answered REFUSED, which a resolver
+   * takes as "ask another of the zone's servers" (RFC 1035 §7.2 lame handling); other names are still
+   * answered, and reservations already made are still confirmed by the data plane.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
   private entryFor(query: Query): CacheEntry {
     const { question } = query;
     const key = ResponseCache.key(question.name, question.type, question.class, !!query.edns, !!query.edns?.dnssecOk);
@@ -151,6 +167,11 @@ export class QueryHandler {
 
   private allocate(entry: { decision: Allocation; template: CacheEntry['template'] }, query: Query, packet: Buffer, transport: Transport, client: string, alias?: AliasGrant) {
     const { decision, template } = entry;
+    if (this.draining) {
+      this.deps.metrics.drainingRefused++;
+      const spec: ResponseSpec = { rcode: RCODE.REFUSED, authoritative: false, answers: [], authorities: [], additionals: [] };
+      return this.send(buildTemplate(query, spec, this.deps), query, transport, client);
+    }
     const limit = transport === 'udp' ? udpLimit(query, this.deps.udpPayloadSize) : Infinity;
     // A truncated answer carries no address: don't spend a reservation on it, the client comes back over TCP.
     if (template.full.length > limit) return this.send(template, query, transport, client);

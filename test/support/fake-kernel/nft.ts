@@ -3,7 +3,8 @@
  * by `nft -f` scripts, libnftables command lines and set-element batches, each ONE transaction (applied to a
  * copy that replaces the state only when the whole transaction passed, like the kernel's commit).
  *
- * Understood: `[add] table ip T [{ ... }]`, `delete table ip T`, `add|delete element ip T S { ... }`; inside a
+ * Understood: `[add] table ip T [{ ... }]`, `delete table ip T`, `add|delete element ip T S { ... }`,
+ * `flush chain|set|map ip T N`, `delete chain|set|map|counter ip T N` (a chain only when empty and unreferenced); inside a
  * table block `set|map|counter|chain NAME { ... }` with the set properties realmgw writes (type, flags, size,
  * gc-interval, timeout, counter, elements). Rules are kept as text; what the kernel would refuse in them is
  * checked when the transaction commits: a jump or goto to a missing chain, `@name` of a missing set or map,
@@ -156,6 +157,27 @@ export class FakeNft {
         if (w[0] === 'add') addElement(set, e, statement);
         else if (!set.elements.delete(elementKey(e))) refuse(ENOENT, statement);
       }
+      return;
+    }
+    // a reload's in-place update (kernel-update.ts): flush a chain or a set's elements, delete one object
+    if ((w[0] === 'flush' || w[0] === 'delete') && ['chain', 'set', 'map', 'counter'].includes(w[1]!) && w[2] === 'ip' && w.length === 5 && block === undefined) {
+      const t = tables.get(w[3]!) ?? refuse(ENOENT, statement);
+      const name = w[4]!;
+      if (w[1] === 'chain') {
+        const chain = t.chains.get(name) ?? refuse(ENOENT, statement);
+        if (w[0] === 'flush') chain.rules = [];
+        else if (chain.rules.length || [...t.chains.values()].some((c) => c.rules.some((r) => new RegExp(`\\b(?:jump|goto) ${name}\\b`).test(r)))) refuse('Device or resource busy', statement);
+        else t.chains.delete(name);
+        return;
+      }
+      if (w[1] === 'counter') {
+        if (w[0] === 'flush' || !t.counters.delete(name)) refuse(ENOENT, statement);
+        return;
+      }
+      const set = t.sets.get(name);
+      if (!set || set.kind !== w[1]) return refuse(ENOENT, statement);
+      if (w[0] === 'flush') set.elements.clear();
+      else t.sets.delete(name);
       return;
     }
     refuse('not understood by the fake kernel', statement);
