@@ -114,7 +114,7 @@ for (const confirm of ['nftset', 'nfqueue'] as const) {
       const { cmd, args } = cliCommand(['reload', '--config', gw.configFile]);
       const r = await tb.exec('gwa', cmd, args);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^reloaded: .*policies.*kernel \(kernel: \d+ nft operations in one transaction\)/);
+      assert.match(r.stdout, /^reloaded: .*policies.*kernel.* \(kernel: \d+ nft operations in one transaction\)/);
       await mark('rgwmark2');
       await until('the monitor to see the second marker', () => monitor.lines.some((l) => l.text === 'add table ip rgwmark2'));
       await monitor.stop('SIGTERM');
