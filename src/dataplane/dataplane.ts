@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { CircularPool, Reservation } from '../pool/circular-pool.js';
 import { emptyStats, type Confirmation, type ConfirmationDeps, type ConfirmLag, type DataplaneStats } from './confirmation.js';
 import { KernelState } from './kernel-state.js';
+import type { Drift } from './kernel-verify.js';
 import type { DataplaneModel } from './model.js';
 import { NfqueueConfirmation } from './nfqueue-confirmation.js';
 import { NftsetConfirmation } from './nftset-confirmation.js';
@@ -37,6 +38,8 @@ export class Dataplane {
   readonly stats: DataplaneStats = emptyStats();
   private readonly kernel: KernelState;
   private readonly confirmation: Confirmation;
+  /** The tail of the queue of kernel changes (serialize); it never rejects. */
+  private queue: Promise<unknown> = Promise.resolve();
   /** Undefined in a mode that needs nothing per reservation: the DNS answer then waits for nothing. */
   readonly reserve?: (r: Reservation) => Promise<void> | undefined;
 
@@ -57,6 +60,33 @@ export class Dataplane {
       throw err;
     }
     this.log.info({ confirm: this.model.confirm, queue: this.model.queue, unmatched: this.model.unmatched }, 'data plane installed');
+  }
+
+  /**
+   * Runs `fn` after every kernel change queued before it has settled, alone: a drift check must not read the
+   * kernel halfway through a reload's change, nor a repair's full install race one. Reservations' element
+   * operations are not queued here (their own channel orders them).
+   */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whatever is not as installed (kernel-verify.ts), the strategy's own state included; empty when nothing. */
+  async verify(): Promise<Drift[]> {
+    const [kernel, own] = await Promise.all([this.kernel.verify(), this.confirmation.verify()]);
+    return [...kernel, ...own];
+  }
+
+  /**
+   * Drift repair: the full install (it replaces whatever of ours is left, in one nft transaction), then what
+   * the confirmation strategy needs beyond the rendered state. Call it through serialize().
+   */
+  async repair(drift: readonly Drift[]): Promise<void> {
+    await this.kernel.install({ repair: true });
+    this.confirmation.kernelReplaced();
+    await this.confirmation.resync(drift);
   }
 
   /** Reads what the kernel counted (nftset's refusal counters) into stats; for /stats, never on a timer. */
