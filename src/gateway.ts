@@ -152,6 +152,8 @@ export class Gateway {
   /** Verifies the kernel state periodically and repairs drift (ops/drift-monitor.ts); stopped before the data plane. */
   private startDriftMonitor(dataplane: Dataplane, intervalMs: number): void {
     const parts: DriftPart[] = [{ name: 'dataplane', verify: () => dataplane.verify(), repair: (d) => dataplane.repair(d) }];
+    const workers = this.workers;
+    if (workers) parts.push({ name: 'workers', verify: () => workers.verify(), repair: () => workers.remap() });
     const monitor = new DriftMonitor({
       parts,
       serialize: (fn) => dataplane.serialize(fn),

@@ -11,6 +11,9 @@
  * realmgw's is left behind (what this install added and the leftovers it was replacing) and a
  * KernelStateError names the step.
  *
+ * verify() compares the kernel with a snapshot read back right after install (kernel-verify.ts says what
+ * counts): drift repair (ops/drift-monitor.ts) installs again when something is missing or changed.
+ *
  * Ownership is by name: the nft table `model.table`, iptables chains `<prefix>-*` and the jumps to them,
  * ipsets `<prefix lowercased>-*`. Nothing else is ever changed.
  */
@@ -152,6 +155,14 @@ export class KernelState {
       ...compareIptables({ chains: r.chains, rules: this.installed.iptables, jumps: r.jumps }, saved),
       ...compareIpsets(r.ipsets, sets),
     ];
+  }
+
+  /**
+   * Takes the reference for verify() again from what the kernel holds now: after a change made outside
+   * install() (a reload's differential apply), which would otherwise look like drift.
+   */
+  async rememberInstalled(): Promise<void> {
+    this.installed = await this.snapshot(this.render());
   }
 
   /** The reference for verify(), read back from the kernel (its own spelling of what we rendered). */

@@ -13,13 +13,16 @@ import type { Runner } from './runner.js';
 
 const MISSING = /No such file or directory/;
 
-/** Our table reduced to what counts; undefined when it is not there (or nft is not installed). */
-export async function readNftSnapshot(runner: Runner, table: string): Promise<NftSnapshot | undefined> {
+/**
+ * Our table reduced to what counts; undefined when it is not there (or nft is not installed).
+ * `staticElements` false: no set's elements count (the workers' lease maps change with every registration).
+ */
+export async function readNftSnapshot(runner: Runner, table: string, staticElements = true): Promise<NftSnapshot | undefined> {
   const r = await runner.run('nft', ['-t', '-j', 'list', 'table', 'ip', table]);
   if (r.code === 127 || (r.code !== 0 && MISSING.test(r.stderr))) return undefined;
   if (r.code !== 0) throw new NftError(`nft -t -j list table ip ${table}: ${r.stderr.trim()}`);
   const sets: string[] = [];
-  for (const s of staticSetNames(table, r.stdout)) {
+  for (const s of staticElements ? staticSetNames(table, r.stdout) : []) {
     const l = await runner.run('nft', ['-j', 'list', s.kind, 'ip', table, s.name]);
     // gone between the two listings: the snapshot without it reports it missing
     if (l.code === 0) sets.push(l.stdout);

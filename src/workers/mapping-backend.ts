@@ -3,6 +3,7 @@
  * The registry decides (pure); a backend only carries out LeaseDiffs and reads counters, so both backends pass
  * the same behavioural tests.
  */
+import type { Drift } from '../dataplane/kernel-verify.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Counters } from './accounting.js';
 import type { Lease, LeaseDiff } from './lease.js';
@@ -38,6 +39,11 @@ export interface MappingBackend {
   apply(diff: LeaseDiff): Promise<void>;
   /** Absolute counters per mapped lease, keyed by leaseId(). */
   counters(): Promise<Map<string, Counters>>;
+  /**
+   * Drift: what of the fixed state start() installed is no longer there (lease elements never count). Absent:
+   * the backend's state is not verified (IPVS lives outside nf_tables, untouched by `nft flush ruleset`).
+   */
+  verify?(): Promise<Drift[]>;
   /** Removes everything the backend installed. Idempotent. */
   stop(): Promise<void>;
 }

@@ -2,7 +2,8 @@
  * Drift repair end to end, in both confirmation modes: realmgw's nft table deleted by hand, and the whole
  * ruleset flushed as Debian's nftables.service does on start and reload. The gateway verifies every 200 ms
  * (config); the test waits for the repair to be counted in /stats (an event, no sleep), then proves that new
- * flows through the pool work again and that a reservation made before the drift is still confirmed.
+ * flows through the pool work again and that a reservation made before the drift is still confirmed; after the
+ * flush the workers' lease table is back as well.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,7 +71,8 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       await tb?.down();
     });
 
-    test('as installed: /verify finds nothing (the queue is bound by our socket), flows work', async () => {
+    // nfqueue: nothing found also proves the binding check knows our socket's portid in the real /proc files
+    test('as installed: /verify finds nothing, flows work', async () => {
       const v = (await adminGet(gw.adminSocket, '/verify')) as { ok: boolean; drift: string[] };
       assert.deepEqual(v.drift, []);
       assert.equal(v.ok, true);
@@ -109,6 +111,7 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       assert.deepEqual(v.drift, [], 'nothing left drifted after the repair');
       const f = await newFlow();
       assert.ok(f.ok, JSON.stringify(f));
+      assert.match(await gwa('nft', ['list', 'tables']), /^table ip realmgw_workers$/m, 'the workers\' lease table is back too');
       const k = await gwa('iptables-save', []);
       if (confirm === 'nfqueue') assert.equal(k.match(/-A PREROUTING .* -j RGW-QUEUE$/gm)?.length, 1, 'exactly one queue jump');
       assert.equal((await drift()).repairFailed, 0);

@@ -209,4 +209,21 @@ describe('WorkersService through the nftables backend on the fake kernel', () =>
     const table = await sh('nft', ['list', 'table', 'ip', 'realmgw_workers']);
     assert.ok(!table.includes('10.9.0.12 '), 'nothing of the refused change in the kernel');
   });
+
+  it('drift: leases coming and going are not drift; the table flushed away is, and remap puts every lease back', async (t) => {
+    const s = await service(['a', 'b']);
+    t.after(() => s.stop());
+    assert.ok((await s.register('a', secretOf('a'), { address: '10.9.0.10' }, [TCP_10053])).ok);
+    assert.deepEqual(await s.verify(), []);
+    const before = await sh('nft', ['list', 'table', 'ip', 'realmgw_workers']);
+    await sh('nft', ['-f', '-'], 'delete table ip realmgw_workers\n');
+    assert.deepEqual(await s.verify(), [{ part: 'workers', what: 'nft table ip realmgw_workers is missing' }]);
+    await s.remap();
+    assert.deepEqual(await s.verify(), []);
+    assert.equal(await sh('nft', ['list', 'table', 'ip', 'realmgw_workers']), before, 'every lease mapped again');
+    // changes after the remap go through the new table
+    assert.ok((await s.register('b', secretOf('b'), { address: '10.9.0.11' }, [UDP_10053])).ok);
+    assert.equal(mapped(s).length, 2);
+    assert.deepEqual(await s.verify(), []);
+  });
 });
