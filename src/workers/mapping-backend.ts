@@ -40,10 +40,17 @@ export interface MappingBackend {
   /** Absolute counters per mapped lease, keyed by leaseId(). */
   counters(): Promise<Map<string, Counters>>;
   /**
-   * Drift: what of the fixed state start() installed is no longer there (lease elements never count). Absent:
-   * the backend's state is not verified (IPVS lives outside nf_tables, untouched by `nft flush ruleset`).
+   * Drift: what of the state start() installed is no longer there or was changed (which leases are mapped
+   * never counts: that is the registry's business). Empty before start.
    */
-  verify?(): Promise<Drift[]>;
+  verify(): Promise<Drift[]>;
+  /**
+   * Drift repair: puts back what verify() found missing, so that exactly `leases` are mapped; the caller runs
+   * it alone among apply() calls. nftables: the table again, with every lease (start's one transaction).
+   * IPVS: the SNAT chain and its jump (iptables-nft's, which a flush of the ruleset removes; the virtual
+   * services themselves live outside nf_tables).
+   */
+  repair(leases: readonly Lease[]): Promise<void>;
   /** Removes everything the backend installed. Idempotent. */
   stop(): Promise<void>;
 }

@@ -120,12 +120,12 @@ export class WorkersService {
 
   /** What of the backend's fixed kernel state drifted (mapping-backend.ts, verify). */
   async verify(): Promise<Drift[]> {
-    return this.state === 'running' ? ((await this.opts.backend.verify?.()) ?? []) : [];
+    return this.state === 'running' ? this.opts.backend.verify() : [];
   }
 
   /**
-   * Drift repair: the backend starts again with every lease of the registry (one transaction that replaces
-   * whatever is left), between two batches of changes, so no change is half applied to the old table.
+   * Drift repair: the backend puts back what drifted, with every lease of the registry, between two batches
+   * of changes, so no change is half applied to what is being replaced.
    */
   remap(): Promise<void> {
     if (this.state !== 'running') return Promise.resolve();
@@ -278,7 +278,7 @@ export class WorkersService {
     if (this.state !== 'running') return steps.map(() => ({ outcome: unavailable(), save: false }));
     const remap = this.remapNext;
     this.remapNext = undefined;
-    if (remap) await this.opts.backend.start(this.registry.leases()).then(remap.resolve, remap.reject);
+    if (remap) await this.opts.backend.repair(this.registry.leases()).then(remap.resolve, remap.reject);
     const before = this.registry.snapshot({ canonical: false });
     const results = steps.map((step) => step());
     const diff = mergeDiffs(results.flatMap((r) => (r.ok ? [r.diff] : [])));

@@ -112,6 +112,24 @@ describe('IPVS backend on the fake kernel', () => {
     for (const args of BYSTANDERS) await sh('ipvsadm', args);
   });
 
+  it('drift: the SNAT jump or chain gone (a flushed ruleset) is found and put back; the services stay as they are', async () => {
+    const b = backend();
+    await b.start([tcp]);
+    assert.deepEqual(await b.verify(), []);
+    const services = kernel.ipvs.save();
+    const snat = nat();
+    await sh('iptables', ['-t', 'nat', '-D', 'POSTROUTING', '-j', 'RGW_IPVS_SNAT']);
+    assert.deepEqual((await b.verify()).map((d) => d.what), ['iptables -t nat jumps to RGW_IPVS_SNAT: 0, expected exactly one from POSTROUTING']);
+    await sh('iptables', ['-t', 'nat', '-F', 'RGW_IPVS_SNAT']);
+    await sh('iptables', ['-t', 'nat', '-X', 'RGW_IPVS_SNAT']);
+    assert.deepEqual((await b.verify()).map((d) => d.what), ['iptables chain nat/RGW_IPVS_SNAT is missing', 'iptables -t nat jumps to RGW_IPVS_SNAT: 0, expected exactly one from POSTROUTING']);
+    await b.repair();
+    assert.deepEqual(await b.verify(), []);
+    assert.deepEqual(nat(), snat);
+    assert.equal(kernel.ipvs.save(), services);
+    await b.stop();
+  });
+
   it('start replaces leftovers, keeps what is already right, adds SNAT once and turns IPVS conntrack on; stop undoes all of it', async () => {
     const killed = backend();
     await killed.start([tcp, other]); // never stopped: its services and SNAT chain stay

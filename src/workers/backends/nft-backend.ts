@@ -90,6 +90,10 @@ export class NftMappingBackend implements MappingBackend {
     }
   }
 
+  repair(leases: readonly Lease[]): Promise<void> {
+    return this.start(leases);
+  }
+
   async verify(): Promise<Drift[]> {
     if (!this.installed) return [];
     return compareNft(this.setup.table, this.installed, await readNftSnapshot(this.runner, this.setup.table, false), 'workers');
