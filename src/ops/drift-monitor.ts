@@ -47,6 +47,8 @@ export class DriftMonitor {
   private episode = false;
   private failedInEpisode = false;
   private running?: Promise<DriftCheck>;
+  /** The kernel could not be read at the last check (logged once until a check reads it again). */
+  private unreadable = false;
 
   constructor(private readonly opts: DriftMonitorOptions) {}
 
@@ -73,7 +75,7 @@ export class DriftMonitor {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.check()
-        .catch((err: unknown) => this.opts.log.error({ err }, 'drift check failed'))
+        .catch(() => undefined) // run() reports its own failures
         .finally(() => this.schedule());
     }, this.opts.intervalMs);
     this.timer.unref();
@@ -83,10 +85,19 @@ export class DriftMonitor {
     const { counters, readiness, log } = this.opts;
     counters.checks++;
     const found = new Map<DriftPart, Drift[]>();
-    for (const part of this.opts.parts) {
-      const drift = await part.verify();
-      if (drift.length) found.set(part, drift);
+    try {
+      for (const part of this.opts.parts) {
+        const drift = await part.verify();
+        if (drift.length) found.set(part, drift);
+      }
+    } catch (err) {
+      // nothing is known to be wrong, so nothing is repaired and readiness stays as it is
+      const error = err instanceof Error ? err.message : String(err);
+      if (!this.unreadable) log.error({ err: error }, 'cannot read the kernel state to verify it; trying again at the next check');
+      this.unreadable = true;
+      return { ok: false, drift: [], repair: 'none', error };
     }
+    this.unreadable = false;
     const all = [...found.values()].flat();
     if (all.length === 0) {
       if (!this.episode) readiness.set('kernel', true, 'verified');

@@ -90,6 +90,20 @@ describe('DriftMonitor', () => {
     assert.equal(counters.drift.found, 2);
   });
 
+  it('a kernel that cannot be read: reported, logged once, nothing repaired, readiness left alone', async () => {
+    const { part } = scripted();
+    let fail = true;
+    const unreadable: DriftPart = { ...part, verify: async () => (fail ? Promise.reject(new Error('nft: Operation not permitted')) : []) };
+    const { m, counters, readiness, lines } = monitor([unreadable]);
+    assert.deepEqual(await m.check(), { ok: false, drift: [], repair: 'none', error: 'nft: Operation not permitted' });
+    await m.check();
+    assert.equal(lines.filter((l) => l.level === 'error').length, 1);
+    assert.equal(readiness.ready(), true);
+    assert.deepEqual(counters.drift, { checks: 2, found: 0, repaired: 0, repairFailed: 0 });
+    fail = false;
+    assert.equal((await m.check()).ok, true);
+  });
+
   it('only the parts that drifted are repaired', async () => {
     const a = scripted();
     const b = scripted();
