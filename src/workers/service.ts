@@ -131,7 +131,10 @@ export class WorkersService {
     if (this.state !== 'running') return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => (this.remapNext = { resolve, reject }));
     // an empty step: it only makes the engine run a batch, which runs the remap first
-    void this.changes.submit(() => ({ ok: false, code: 'bad-request', message: 'drift repair, no change' })).catch(() => undefined);
+    void this.changes.submit(() => ({ ok: false, code: 'bad-request', message: 'drift repair, no change' })).catch((err: unknown) => {
+      this.remapNext?.reject(err); // the engine is closed: no batch will ever run it
+      this.remapNext = undefined;
+    });
     return done;
   }
 
@@ -275,9 +278,12 @@ export class WorkersService {
    * A change refused alone is answered 'backend-failed'.
    */
   private async runBatch(steps: Step[]): Promise<StepResult[]> {
-    if (this.state !== 'running') return steps.map(() => ({ outcome: unavailable(), save: false }));
     const remap = this.remapNext;
     this.remapNext = undefined;
+    if (this.state !== 'running') {
+      remap?.resolve(); // stopped meanwhile: nothing of ours is to be in the kernel any more
+      return steps.map(() => ({ outcome: unavailable(), save: false }));
+    }
     if (remap) await this.opts.backend.repair(this.registry.leases()).then(remap.resolve, remap.reject);
     const before = this.registry.snapshot({ canonical: false });
     const results = steps.map((step) => step());

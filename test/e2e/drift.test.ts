@@ -116,5 +116,15 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       if (confirm === 'nfqueue') assert.equal(k.match(/-A PREROUTING .* -j RGW-QUEUE$/gm)?.length, 1, 'exactly one queue jump');
       assert.equal((await drift()).repairFailed, 0);
     });
+
+    test('traffic is not drift: checks run while 300 flows come and go, nothing is found', async () => {
+      const before = await drift();
+      const mix = [{ name: 'tcp.hosta.gwa.demo', proto: 'tcp', port: 5000 }];
+      const r = (await client({ op: 'load', dns: { server: WAN }, mix, count: 300, rate: 100, concurrency: 3 })) as unknown as { ok: number };
+      assert.equal(r.ok, 300, JSON.stringify(r));
+      await until('a check after the traffic', async () => (await drift()).checks > before.checks + 1);
+      const now = await drift();
+      assert.equal(now.found, before.found, 'no drift found while reservations, conntrack entries and counters changed');
+    });
   });
 }
