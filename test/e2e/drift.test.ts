@@ -7,16 +7,34 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Testbed, type NsProcess } from '../support/netns.js';
 import type { Answer } from '../support/dns-probe.js';
 import { adminGet, probe, startGateway, type RunningGateway } from '../support/gateway.js';
-import { REPO_ROOT } from '../support/repo.js';
+import { makeTempDir, REPO_ROOT } from '../support/repo.js';
 import { until } from '../support/until.js';
 
 const WAN = '100.64.1.130';
 const POOL = ['100.64.1.131', '100.64.1.132', '100.64.1.133'];
 const SUPPORT = path.join(REPO_ROOT, 'dist', 'test', 'support');
+
+/**
+ * The demo policies plus `kept.hosta.gwa.demo` (TCP 5000) with a 60 s lifetime: its reservation, made before
+ * the drift, must outlive the repair however slow the machine; the pool's other names keep the demo's 2 s, so an
+ * answer a client gave up on does not hold one of the 3 addresses for long.
+ */
+async function policiesWithKeptName(): Promise<string> {
+  const dir = await makeTempDir('drift-policies');
+  await cp(path.join(REPO_ROOT, 'policies', 'gwa.demo'), dir, { recursive: true });
+  const file = path.join(dir, 'hosta.yaml');
+  const text = await readFile(file, 'utf8');
+  const anchor = "        - {fqdn:   'www.hosta.gwa.demo.'";
+  assert.ok(text.includes(anchor));
+  const kept = "        - {fqdn: 'kept.hosta.gwa.demo.', proxy_required: false, carriergrade: false, protocol: 6, port: 5000, lifetime: 60}\n";
+  await writeFile(file, text.replace(anchor, kept + anchor));
+  return dir;
+}
 
 interface DriftCounters {
   checks: number;
@@ -64,8 +82,7 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       tb = await Testbed.up();
       const server: NsProcess = tb.spawn('hosta', process.execPath, [path.join(SUPPORT, 'flow-server.js'), '--name', 'hosta', '--tcp', '5000']);
       await server.ready('listening');
-      // a long lifetime: the reservation made before the drift must outlive the repair on a slow machine
-      gw = await startGateway(tb, { pbra: null, pool: { lifetimeMs: 30_000 }, dataplane: { confirm, verifyIntervalMs: 200 } });
+      gw = await startGateway(tb, { pbra: null, policies: await policiesWithKeptName(), dataplane: { confirm, verifyIntervalMs: 200 } });
     });
     after(async () => {
       await tb?.down();
@@ -86,7 +103,7 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       await gwa('nft', ['add', 'chain', 'ip', 'bystander', 'c']);
       const before = await drift();
       const warned = warnings();
-      const pending = await resolve('tcp.hosta.gwa.demo');
+      const pending = await resolve('kept.hosta.gwa.demo');
       await gwa('nft', ['delete', 'table', 'ip', 'realmgw']);
       await until('the repair is counted', async () => (await drift()).repaired > before.repaired, 30_000);
       const now = await drift();
@@ -107,8 +124,9 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       const before = await drift();
       await gwa('nft', ['flush', 'ruleset']);
       await until('the repair is counted', async () => (await drift()).repaired > before.repaired, 30_000);
-      const v = (await adminGet(gw.adminSocket, '/verify')) as { ok: boolean; drift: string[] };
-      assert.deepEqual(v.drift, [], 'nothing left drifted after the repair');
+      // a check that was already under way when the flush came may have repaired what it saw before it: the
+      // next one finds and repairs the rest, and then a check finds nothing
+      await until('a check that finds nothing', async () => ((await adminGet(gw.adminSocket, '/verify')) as { ok: boolean }).ok, 30_000);
       const f = await newFlow();
       assert.ok(f.ok, JSON.stringify(f));
       assert.match(await gwa('nft', ['list', 'tables']), /^table ip realmgw_workers$/m, 'the workers\' lease table is back too');
@@ -124,7 +142,8 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       assert.equal(r.ok, 300, JSON.stringify(r));
       await until('a check after the traffic', async () => (await drift()).checks > before.checks + 1);
       const now = await drift();
-      assert.equal(now.found, before.found, 'no drift found while reservations, conntrack entries and counters changed');
+      const driftLog = gw.proc.lines.filter((l) => /drift|repair/.test(l.text)).map((l) => l.text).join('\n');
+      assert.equal(now.found, before.found, `no drift found while reservations, conntrack entries and counters changed; log:\n${driftLog}`);
     });
   });
 }
