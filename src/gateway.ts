@@ -34,6 +34,7 @@ import type { MetricSources } from './metrics/sources.js';
 import { realmgwVersion } from './metrics/version.js';
 import { Reloader, type ReloadResult } from './reload/reloader.js';
 import type { UpstreamResolver } from './proxy/connection.js';
+import { DriftMonitor, type DriftPart } from './ops/drift-monitor.js';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -62,6 +63,7 @@ export class Gateway {
   private readonly started: Stoppable[] = [];
   private expiryTimer?: NodeJS.Timeout;
   private dataplane?: Dataplane;
+  private drift?: DriftMonitor;
   private workers?: WorkersService;
   private gate?: AllocationGate;
   private relay?: ProxyRelay;
@@ -190,6 +192,7 @@ export class Gateway {
     }
     // Workers next: their names must be in DNS (and their ports mapped) before the first query is answered.
     if (workers) await this.startWorkers(workers);
+    if (this.dataplane) this.startDriftMonitor(this.dataplane, config.dataplane?.verifyIntervalMs ?? 0);
     // The relay before DNS: a proxy_required name answers with the service address, which must then carry it.
     if (this.compiled.proxy) await this.startProxy(this.compiled.proxy);
     const reserve = this.dataplane?.reserve;
@@ -229,6 +232,24 @@ export class Gateway {
       await admin.start();
       this.started.push(admin);
     }
+  }
+
+  /** Verifies the kernel state periodically and repairs drift (ops/drift-monitor.ts); stopped before the data plane. */
+  private startDriftMonitor(dataplane: Dataplane, intervalMs: number): void {
+    const parts: DriftPart[] = [{ name: 'dataplane', verify: () => dataplane.verify(), repair: (d) => dataplane.repair(d) }];
+    const workers = this.workers;
+    if (workers) parts.push({ name: 'workers', verify: () => workers.verify(), repair: () => workers.remap() });
+    const monitor = new DriftMonitor({
+      parts,
+      serialize: (fn) => dataplane.serialize(fn),
+      counters: this.ops.drift,
+      readiness: this.readiness,
+      log: this.log.child({ component: 'drift' }),
+      intervalMs,
+    });
+    monitor.start();
+    this.started.push(monitor);
+    this.drift = monitor;
   }
 
   /** The relay for proxy_required names: HTTP by Host and TLS by SNI on the service address, only to their hosts. */
@@ -350,8 +371,11 @@ export class Gateway {
           dataplane: this.dataplane ? { confirm: this.dataplane.model.confirm, ...this.dataplane.stats, confirmLagMs: this.dataplane.confirmLag() ?? null } : null,
           proxy: this.relay ? (this.relay.stats as RelayStats) : null,
           forwards: await this.forwardsNow(),
+          ops: this.ops,
         };
       },
+      // a GET that acts: the admin API is GET-only, and a check is harmless to repeat
+      '/verify': () => this.drift?.check() ?? { ok: true, drift: [], repair: 'none', note: 'no kernel state to verify' },
       '/forwards': () => this.forwardsNow(),
       ...this.metricsEndpoint.routes(),
       '/reservations': () => {
@@ -397,6 +421,7 @@ export class Gateway {
   async stop(): Promise<void> {
     this.readiness.set('started', false, 'stopping');
     this.dataplane = undefined;
+    this.drift = undefined;
     this.relay = undefined;
     this.workers = undefined;
     this.views.wan.dynamic = this.views.lan.dynamic = NO_DYNAMIC_NAMES;

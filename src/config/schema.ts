@@ -190,6 +190,11 @@ export const configSchema = z.strictObject({
       }),
       /** Packet marks realmgw uses are markBase + n (n < 65536); pick a base nothing else on the box uses. */
       markBase: z.number().int().min(0x10000).max(0xffff0000).default(0x52470000),
+      /**
+       * How often the installed kernel state is verified and repaired when it drifted (README "Drift
+       * repair"), ms between checks; 0: only on demand (admin /verify).
+       */
+      verifyIntervalMs: z.number().int().min(0).max(3_600_000).default(10_000),
     })
     .optional(),
   stun: stunSection.optional(),

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../log.js';
 import type { CircularPool, Reservation } from '../pool/circular-pool.js';
+import type { Drift } from './kernel-verify.js';
 import type { DataplaneModel } from './model.js';
 
 export interface DataplaneStats {
@@ -65,6 +66,18 @@ export interface Confirmation {
   confirmLag(): ConfirmLag | undefined;
   /** A reload installed `model` (same mode, queue and table; hosts may differ). */
   modelChanged?(model: DataplaneModel): void;
+  /** What the strategy itself holds in the kernel and finds missing (nfqueue: the queue binding). */
+  verify(): Promise<Drift[]>;
+  /**
+   * Mark the moment the kernel state was installed again by a drift repair: what the strategy put in the
+   * kernel before it is gone or in doubt. Called synchronously right after the install resolved.
+   */
+  kernelReplaced(): void;
+  /**
+   * After a repair's full install: re-establishes what the strategy needs beyond the rendered state
+   * (nfqueue: the queue binding if `drift` says it is gone; nftset: the live reservations' elements).
+   */
+  resync(drift: readonly Drift[]): Promise<void>;
   /** Closes what start() opened; every packet queued so far has had its verdict. */
   stop(): Promise<void>;
 }

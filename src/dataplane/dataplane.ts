@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { CircularPool, Reservation } from '../pool/circular-pool.js';
 import { emptyStats, type Confirmation, type ConfirmationDeps, type ConfirmLag, type DataplaneStats } from './confirmation.js';
 import { KernelState } from './kernel-state.js';
+import type { Drift } from './kernel-verify.js';
 import type { DataplaneModel } from './model.js';
 import { NfqueueConfirmation } from './nfqueue-confirmation.js';
 import { NftsetConfirmation } from './nftset-confirmation.js';
@@ -87,6 +88,22 @@ export class Dataplane {
       this.confirmation.modelChanged?.(compiled.model);
       return ops;
     });
+  }
+
+  /** Whatever is not as installed (kernel-verify.ts), the strategy's own state included; empty when nothing. */
+  async verify(): Promise<Drift[]> {
+    const [kernel, own] = await Promise.all([this.kernel.verify(), this.confirmation.verify()]);
+    return [...kernel, ...own];
+  }
+
+  /**
+   * Drift repair: the full install (it replaces whatever of ours is left, in one nft transaction), then what
+   * the confirmation strategy needs beyond the rendered state. Call it through serialize().
+   */
+  async repair(drift: readonly Drift[]): Promise<void> {
+    await this.kernel.install({ repair: true });
+    this.confirmation.kernelReplaced();
+    await this.confirmation.resync(drift);
   }
 
   /** Reads what the kernel counted (nftset's refusal counters) into stats; for /stats, never on a timer. */

@@ -11,6 +11,9 @@
  * realmgw's is left behind (what this install added and the leftovers it was replacing) and a
  * KernelStateError names the step.
  *
+ * verify() compares the kernel with a snapshot read back right after install (kernel-verify.ts says what
+ * counts): drift repair (ops/drift-monitor.ts) installs again when something is missing or changed.
+ *
  * Ownership is by name: the nft table `model.table`, iptables chains `<prefix>-*` and the jumps to them,
  * ipsets `<prefix lowercased>-*`. Nothing else is ever changed.
  */
@@ -21,11 +24,13 @@ import { CommandRunner } from './command.js';
 import { applyIpsets, destroyIpsets, ipsetPrefix, listIpsets } from './ipset.js';
 import { applyIptablesPlan, jumpPresent, planIptables, readIptables, type FirewallFragment } from './iptables.js';
 import { planInstall, type InstallPlan, type KernelSurvey } from './kernel-plan.js';
+import { compareIpsets, compareIptables, compareNft, iptablesSnapshot, type Drift, type IptablesSnapshot, type NftSnapshot } from './kernel-verify.js';
 import type { DataplaneModel } from './model.js';
 import { nftApply, nftCheck, nftDeleteTable, nftTableExists } from './nft.js';
 import type { Runner } from './runner.js';
 import { renderRuleset, type RenderedRuleset } from './ruleset.js';
 import { renderNftUpdate } from './kernel-update.js';
+import { readNftSnapshot } from './verify-read.js';
 
 export class KernelStateError extends Error {
   readonly code = 'RGW_KERNEL_STATE' satisfies ErrorCode;
@@ -77,6 +82,8 @@ export async function surveyKernel(runner: Runner, table: string): Promise<Kerne
 export class KernelState {
   private readonly runner: Runner;
   private current: DataplaneModel;
+  /** What the kernel held right after the last install: what verify() compares with (kernel-verify.ts). */
+  private installed?: { nft: NftSnapshot; iptables: IptablesSnapshot };
 
   constructor(
     model: DataplaneModel,
@@ -102,7 +109,9 @@ export class KernelState {
     }
   }
 
-  async install(): Promise<void> {
+  /** `repair`: drift repair's full apply (state of ours found in place is expected, not an earlier run's). */
+  async install(opts: { repair?: boolean } = {}): Promise<void> {
+    this.installed = undefined;
     const r = this.render();
     const { table, prefix } = this.model;
     const log = this.log;
@@ -114,13 +123,15 @@ export class KernelState {
     const step = { name: 'survey' };
     try {
       let plan = planInstall(await surveyKernel(this.runner, table), r, { table, prefix });
-      if (plan.leftovers.length) log.warn({ leftovers: plan.leftovers }, 'kernel state of an earlier realmgw found; replacing it');
+      if (plan.leftovers.length && !opts.repair) log.warn({ leftovers: plan.leftovers }, 'kernel state of an earlier realmgw found; replacing it');
       if (plan.mismatched.length) {
         log.warn({ ipsets: plan.mismatched }, 'ipsets of an earlier realmgw have another type; removing its state first');
         await this.cleanup();
         plan = planInstall(await surveyKernel(this.runner, table), r, { table, prefix });
       }
       await this.apply(plan, step);
+      step.name = 'survey';
+      this.installed = await this.snapshot(r);
     } catch (err) {
       log.error({ step: step.name, err: errText(err) }, 'kernel state install failed; removing what it added');
       let removed: string[] = [];
@@ -138,8 +149,40 @@ export class KernelState {
     );
   }
 
+  /**
+   * What differs from the state install() put in place (kernel-verify.ts says what counts); empty when
+   * nothing does. Before a successful install everything is missing.
+   */
+  async verify(): Promise<Drift[]> {
+    const r = this.render();
+    const { table } = this.model;
+    if (!this.installed) return [{ part: 'nft', what: 'kernel state not installed' }];
+    const [nft, saved, sets] = await Promise.all([readNftSnapshot(this.runner, table), readIptables(this.runner), listIpsets(this.runner)]);
+    return [
+      ...compareNft(table, this.installed.nft, nft),
+      ...compareIptables({ chains: r.chains, rules: this.installed.iptables, jumps: r.jumps }, saved),
+      ...compareIpsets(r.ipsets, sets),
+    ];
+  }
+
+  /**
+   * Takes the reference for verify() again from what the kernel holds now: after a change made outside
+   * install() (a reload's differential apply), which would otherwise look like drift.
+   */
+  async rememberInstalled(): Promise<void> {
+    this.installed = await this.snapshot(this.render());
+  }
+
+  /** The reference for verify(), read back from the kernel (its own spelling of what we rendered). */
+  private async snapshot(r: RenderedRuleset): Promise<{ nft: NftSnapshot; iptables: IptablesSnapshot }> {
+    const [nft, saved] = await Promise.all([readNftSnapshot(this.runner, this.model.table), readIptables(this.runner)]);
+    if (!nft) throw new Error(`table ip ${this.model.table} is not there right after its install`);
+    return { nft, iptables: iptablesSnapshot(saved ?? [], r.chains) };
+  }
+
   /** Removes everything of ours (table, chains, jumps, ipsets) and nothing else. */
   async uninstall(): Promise<void> {
+    this.installed = undefined;
     const { removed } = await this.cleanup();
     this.log.info({ removed }, 'kernel state removed');
   }
@@ -188,6 +231,12 @@ export class KernelState {
     }
     this.current = next.model;
     this.opts.ruleset = next.ruleset;
+    // What drift checks compare with from now on: the updated state, or the next check would call the reload
+    // itself drift and reinstall. Unreadable now: the next check finds "not installed" and repairs, which is safe.
+    await this.rememberInstalled().catch((err: unknown) => {
+      this.installed = undefined;
+      this.log.warn({ err: errText(err) }, 'could not read the updated kernel state; the next drift check reinstalls it');
+    });
     this.log.info({ table, nft: nft.operations }, 'kernel state updated in place');
     return nft.operations;
   }

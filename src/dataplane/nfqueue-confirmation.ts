@@ -4,11 +4,13 @@
  * Nothing needs preparing per reservation, so there is no `reserve`.
  */
 import type { Confirmation, ConfirmationDeps, ConfirmLag } from './confirmation.js';
+import { compareQueue, type Drift } from './kernel-verify.js';
 import { HANDSHAKE_CHECK_MARK_OFFSET, HANDSHAKE_OK_MARK_OFFSET, type DataplaneModel } from './model.js';
 import { NfQueue } from './nfqueue.js';
 import { parseIpv4 } from './packet.js';
 import { connectionKey, RecentConnections } from './recent-connections.js';
 import { decideVerdict, type VerdictPolicy } from './verdict.js';
+import { ourNetlinkPortIds, readQueueBindings } from './verify-read.js';
 
 /** Consumed connections remembered (to ignore their later packets): at most this many, for this long. */
 const CONSUMED_MEMORY_MAX = 65_536;
@@ -75,6 +77,26 @@ export class NfqueueConfirmation implements Confirmation {
 
   confirmLag(): ConfirmLag | undefined {
     return undefined;
+  }
+
+  /** The queue must be bound by our socket (a flush of the ruleset leaves bindings alone; a crash of ours does not). */
+  async verify(): Promise<Drift[]> {
+    if (!this.queue) return [];
+    const [bindings, ours] = await Promise.all([readQueueBindings(), ourNetlinkPortIds()]);
+    return compareQueue(this.deps.model.queue.num, bindings, ours);
+  }
+
+  /** Nothing of ours lives in the replaced table: verdicts and marks are per packet. */
+  kernelReplaced(): void {}
+
+  /** Binds the queue again when the binding was found gone (a packet queued meanwhile met the rule's default). */
+  async resync(drift: readonly Drift[]): Promise<void> {
+    if (!this.queue || !drift.some((d) => d.part === 'nfqueue')) return;
+    const old = this.queue;
+    this.queue = undefined;
+    await old.close();
+    await this.start();
+    this.deps.log.info({ queue: this.deps.model.queue.num }, 'nfqueue bound again');
   }
 
   async stop(): Promise<void> {

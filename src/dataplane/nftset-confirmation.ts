@@ -7,6 +7,7 @@ import { parseNftCounters } from '../forwards/counters.js';
 import type { Reservation } from '../pool/circular-pool.js';
 import { CommandRunner } from './command.js';
 import type { Confirmation, ConfirmationDeps, ConfirmLag } from './confirmation.js';
+import type { Drift } from './kernel-verify.js';
 import { ConntrackEvents, ConntrackStream, parseHandshakeEvent, type NewFlow } from './conntrack-events.js';
 import { CT_TAG_CONSUMED, CT_TAG_MASK, CT_TAG_SHIFT } from './model.js';
 import { ElementChannel, type ElementOp } from './nft-elements.js';
@@ -35,6 +36,10 @@ export class NftsetConfirmation implements Confirmation {
   /** Per (address, protocol, port), what the kernel holds for it (reservation-plan.ts). */
   private readonly kernelSlots = new Map<string, SlotState>();
   private reservationsSinceSweep = 0;
+  /** Drift repair: when each slot was last planned (a count of plans), and the count at the last repair's install. */
+  private planCount = 0;
+  private readonly slotPlanned = new Map<string, number>();
+  private replacedAt = 0;
   /** The last CONFIRM_LAG_SAMPLES times from reservation to its consumption reaching the pool. */
   private readonly confirmLags = new Float64Array(CONFIRM_LAG_SAMPLES);
   private confirmLagCount = 0;
@@ -111,6 +116,7 @@ export class NftsetConfirmation implements Confirmation {
     const binding = { network: source, prefixLength: 32 };
     const plan = planReservation(previous, r.target, r.expiresAt - now, now, undefined, binding);
     this.kernelSlots.set(slot, plan.next);
+    this.slotPlanned.set(slot, ++this.planCount);
     const el = { address: r.address, protocol: r.key.protocol, port: r.key.port };
     this.kernelOp(channel, planOps(plan, el, r.target, previous?.target, previous?.binding !== undefined)).catch(() => {
       this.kernelSlots.delete(slot);
@@ -145,6 +151,7 @@ export class NftsetConfirmation implements Confirmation {
     const previous = this.kernelSlots.get(slot);
     const plan = planReservation(previous, r.target, r.expiresAt - r.createdAt, now, undefined, r.source);
     this.kernelSlots.set(slot, plan.next);
+    this.slotPlanned.set(slot, ++this.planCount);
     if (++this.reservationsSinceSweep >= 4096) this.sweepSlots(now);
     const el = { address: r.address, protocol: r.key.protocol, port: r.key.port };
     return this.kernelOp(channel, planOps(plan, el, r.target, previous?.target, previous?.binding !== undefined)).catch((err: unknown) => {
@@ -167,7 +174,55 @@ export class NftsetConfirmation implements Confirmation {
   /** Forgets slots whose kernel elements have certainly timed out, so the map stays as small as the live set. */
   private sweepSlots(now: number): void {
     this.reservationsSinceSweep = 0;
-    for (const [slot, s] of this.kernelSlots) if (Math.max(s.mapUntil, s.pendingUntil, s.bindUntil ?? 0) + PLAN_MARGIN_MS <= now) this.kernelSlots.delete(slot);
+    for (const [slot, s] of this.kernelSlots) {
+      if (Math.max(s.mapUntil, s.pendingUntil, s.bindUntil ?? 0) + PLAN_MARGIN_MS > now) continue;
+      this.kernelSlots.delete(slot);
+      this.slotPlanned.delete(slot);
+    }
+  }
+
+  /** The sets and maps of this mode live in the table: KernelState.verify covers them. */
+  async verify(): Promise<Drift[]> {
+    return [];
+  }
+
+  kernelReplaced(): void {
+    this.replacedAt = this.planCount;
+  }
+
+  /**
+   * After a repair replaced the table, the live reservations planned before it are gone from the kernel: each
+   * goes in again as a fresh slot, for the rest of its lifetime (a loose one that admitted a flow bound to that
+   * flow's source, as rearm does). Those planned since are in the new table already. One reservation the kernel
+   * refuses is counted (kernelOpFailures) and left to expire; the others still go in.
+   */
+  async resync(): Promise<void> {
+    const channel = this.open?.channel;
+    if (!channel) return;
+    const now = this.deps.now();
+    // what the plans of those slots assumed the kernel holds went with the old table
+    for (const [slot, planned] of this.slotPlanned) {
+      if (planned > this.replacedAt) continue;
+      this.kernelSlots.delete(slot);
+      this.slotPlanned.delete(slot);
+    }
+    const runs: Promise<void>[] = [];
+    for (const r of this.deps.pool.live()) {
+      const slot = slotOf(r);
+      if (r.expiresAt <= now || this.kernelSlots.has(slot)) continue;
+      const loose = this.deps.pool.looseState(r.id);
+      const binding = loose ? { network: loose.usedBy, prefixLength: 32 } : r.source;
+      const plan = planReservation(undefined, r.target, r.expiresAt - now, now, undefined, binding);
+      this.kernelSlots.set(slot, plan.next);
+      this.slotPlanned.set(slot, ++this.planCount);
+      const el = { address: r.address, protocol: r.key.protocol, port: r.key.port };
+      runs.push(this.kernelOp(channel, planOps(plan, el, r.target, undefined, false)).catch((err: unknown) => {
+        this.kernelSlots.delete(slot);
+        this.deps.log.warn({ err, slot }, 'a live reservation could not be put back after drift repair');
+      }));
+    }
+    await Promise.all(runs);
+    if (runs.length) this.deps.log.info({ reservations: runs.length }, 'live reservations put back in the kernel');
   }
 
   private async kernelOp(channel: ElementChannel, ops: ElementOp[]): Promise<void> {

@@ -3,6 +3,7 @@
  * The registry decides (pure); a backend only carries out LeaseDiffs and reads counters, so both backends pass
  * the same behavioural tests.
  */
+import type { Drift } from '../dataplane/kernel-verify.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Counters } from './accounting.js';
 import type { Lease, LeaseDiff } from './lease.js';
@@ -38,6 +39,18 @@ export interface MappingBackend {
   apply(diff: LeaseDiff): Promise<void>;
   /** Absolute counters per mapped lease, keyed by leaseId(). */
   counters(): Promise<Map<string, Counters>>;
+  /**
+   * Drift: what of the state start() installed is no longer there or was changed (which leases are mapped
+   * never counts: that is the registry's business). Empty before start.
+   */
+  verify(): Promise<Drift[]>;
+  /**
+   * Drift repair: puts back what verify() found missing, so that exactly `leases` are mapped; the caller runs
+   * it alone among apply() calls. nftables: the table again, with every lease (start's one transaction).
+   * IPVS: the SNAT chain and its jump (iptables-nft's, which a flush of the ruleset removes; the virtual
+   * services themselves live outside nf_tables).
+   */
+  repair(leases: readonly Lease[]): Promise<void>;
   /** Removes everything the backend installed. Idempotent. */
   stop(): Promise<void>;
 }

@@ -20,6 +20,7 @@ import type { From, RefusalCode } from './request.js';
 import type { RegistryState } from './state.js';
 import { StateWriter, readStateFile } from './state-file.js';
 import type { NatSummary, WorkerRow, WorkersView } from './view-model.js';
+import type { Drift } from '../dataplane/kernel-verify.js';
 
 export interface WorkersServiceOptions {
   config: WorkersConfig;
@@ -67,6 +68,8 @@ export class WorkersService {
   private timers: NodeJS.Timeout[] = [];
   private state: 'new' | 'running' | 'stopped' = 'new';
   private refreshing: Promise<void> | undefined;
+  /** A drift repair waiting for the next batch, which runs it alone before its changes (remap). */
+  private remapNext: { resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(private readonly opts: WorkersServiceOptions) {
     this.publicAddress = opts.publicAddress;
@@ -113,6 +116,26 @@ export class WorkersService {
     this.log.info({ workers: this.registry.workers().length, leases: leases.length, backend: this.opts.backend.kind, stateFile: this.opts.stateFile }, 'workers service started');
     // restored workers' names are in DNS before the gateway answers its first query
     this.notifyChanged(this.records());
+  }
+
+  /** What of the backend's fixed kernel state drifted (mapping-backend.ts, verify). */
+  async verify(): Promise<Drift[]> {
+    return this.state === 'running' ? this.opts.backend.verify() : [];
+  }
+
+  /**
+   * Drift repair: the backend puts back what drifted, with every lease of the registry, between two batches
+   * of changes, so no change is half applied to what is being replaced.
+   */
+  remap(): Promise<void> {
+    if (this.state !== 'running') return Promise.resolve();
+    const done = new Promise<void>((resolve, reject) => (this.remapNext = { resolve, reject }));
+    // an empty step: it only makes the engine run a batch, which runs the remap first
+    void this.changes.submit(() => ({ ok: false, code: 'bad-request', message: 'drift repair, no change' })).catch((err: unknown) => {
+      this.remapNext?.reject(err); // the engine is closed: no batch will ever run it
+      this.remapNext = undefined;
+    });
+    return done;
   }
 
   /** Stops the timers, lets running changes finish, removes the kernel mappings. The state file stays. */
@@ -255,7 +278,13 @@ export class WorkersService {
    * A change refused alone is answered 'backend-failed'.
    */
   private async runBatch(steps: Step[]): Promise<StepResult[]> {
-    if (this.state !== 'running') return steps.map(() => ({ outcome: unavailable(), save: false }));
+    const remap = this.remapNext;
+    this.remapNext = undefined;
+    if (this.state !== 'running') {
+      remap?.resolve(); // stopped meanwhile: nothing of ours is to be in the kernel any more
+      return steps.map(() => ({ outcome: unavailable(), save: false }));
+    }
+    if (remap) await this.opts.backend.repair(this.registry.leases()).then(remap.resolve, remap.reject);
     const before = this.registry.snapshot({ canonical: false });
     const results = steps.map((step) => step());
     const diff = mergeDiffs(results.flatMap((r) => (r.ok ? [r.diff] : [])));

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ADDR, Testbed } from '../support/netns.js';
 import type { Answer } from '../support/dns-probe.js';
-import { probe, startGateway, type RunningGateway } from '../support/gateway.js';
+import { adminGet, probe, startGateway, type RunningGateway } from '../support/gateway.js';
 import { cliCommand, makeTempDir, REPO_ROOT } from '../support/repo.js';
 import { until } from '../support/until.js';
 
@@ -131,6 +131,8 @@ for (const confirm of ['nftset', 'nfqueue'] as const) {
       assert.ok(!events.some((l) => /^(add|delete) table ip realmgw/.test(l)), 'the table was never deleted nor created');
       assert.equal(await tableHandle(), handle, 'the same table');
       assert.equal(await counterPackets('fwd_ssh_a_new'), counted, "the kept forward's counter kept its count");
+      // the drift check compares with the updated state: the reload is not drift
+      assert.deepEqual(await adminGet(gw.adminSocket, '/verify'), { ok: true, drift: [], repair: 'none' });
 
       // DNS switched; the flow, the pending reservation and the new forward work
       assert.equal((await ask('www.hosta.gwa.demo')).rcode, 'NXDOMAIN');

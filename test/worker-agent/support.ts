@@ -14,6 +14,8 @@ import { type LogLine, memoryLogger } from '../stun/support.js';
 import { makeTempDir } from '../support/repo.js';
 import { makeConfig, seededRandom } from '../workers/support.js';
 
+import type { Drift } from '../../src/dataplane/kernel-verify.js';
+
 export type BackendCall = { op: 'start'; leases: Lease[] } | { op: 'apply'; diff: LeaseDiff } | { op: 'stop' };
 
 /**
@@ -72,6 +74,15 @@ export class RecordingBackend implements MappingBackend {
 
   async counters(): Promise<Map<string, Counters>> {
     return new Map([...this.counterValues].filter(([id]) => this.mapped.has(id)));
+  }
+
+  /** Its Map cannot drift. */
+  async verify(): Promise<Drift[]> {
+    return [];
+  }
+
+  async repair(leases: readonly Lease[]): Promise<void> {
+    await this.start(leases);
   }
 
   async stop(): Promise<void> {

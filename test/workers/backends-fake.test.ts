@@ -112,6 +112,24 @@ describe('IPVS backend on the fake kernel', () => {
     for (const args of BYSTANDERS) await sh('ipvsadm', args);
   });
 
+  it('drift: the SNAT jump or chain gone (a flushed ruleset) is found and put back; the services stay as they are', async () => {
+    const b = backend();
+    await b.start([tcp]);
+    assert.deepEqual(await b.verify(), []);
+    const services = kernel.ipvs.save();
+    const snat = nat();
+    await sh('iptables', ['-t', 'nat', '-D', 'POSTROUTING', '-j', 'RGW_IPVS_SNAT']);
+    assert.deepEqual((await b.verify()).map((d) => d.what), ['iptables -t nat jumps to RGW_IPVS_SNAT: 0, expected exactly one from POSTROUTING']);
+    await sh('iptables', ['-t', 'nat', '-F', 'RGW_IPVS_SNAT']);
+    await sh('iptables', ['-t', 'nat', '-X', 'RGW_IPVS_SNAT']);
+    assert.deepEqual((await b.verify()).map((d) => d.what), ['iptables chain nat/RGW_IPVS_SNAT is missing', 'iptables -t nat jumps to RGW_IPVS_SNAT: 0, expected exactly one from POSTROUTING']);
+    await b.repair();
+    assert.deepEqual(await b.verify(), []);
+    assert.deepEqual(nat(), snat);
+    assert.equal(kernel.ipvs.save(), services);
+    await b.stop();
+  });
+
   it('start replaces leftovers, keeps what is already right, adds SNAT once and turns IPVS conntrack on; stop undoes all of it', async () => {
     const killed = backend();
     await killed.start([tcp, other]); // never stopped: its services and SNAT chain stay
@@ -208,5 +226,22 @@ describe('WorkersService through the nftables backend on the fake kernel', () =>
     assert.deepEqual([...s.records().keys()].sort(), ['a', 'b', 'd']);
     const table = await sh('nft', ['list', 'table', 'ip', 'realmgw_workers']);
     assert.ok(!table.includes('10.9.0.12 '), 'nothing of the refused change in the kernel');
+  });
+
+  it('drift: leases coming and going are not drift; the table flushed away is, and remap puts every lease back', async (t) => {
+    const s = await service(['a', 'b']);
+    t.after(() => s.stop());
+    assert.ok((await s.register('a', secretOf('a'), { address: '10.9.0.10' }, [TCP_10053])).ok);
+    assert.deepEqual(await s.verify(), []);
+    const before = await sh('nft', ['list', 'table', 'ip', 'realmgw_workers']);
+    await sh('nft', ['-f', '-'], 'delete table ip realmgw_workers\n');
+    assert.deepEqual(await s.verify(), [{ part: 'workers', what: 'nft table ip realmgw_workers is missing' }]);
+    await s.remap();
+    assert.deepEqual(await s.verify(), []);
+    assert.equal(await sh('nft', ['list', 'table', 'ip', 'realmgw_workers']), before, 'every lease mapped again');
+    // changes after the remap go through the new table
+    assert.ok((await s.register('b', secretOf('b'), { address: '10.9.0.11' }, [UDP_10053])).ok);
+    assert.equal(mapped(s).length, 2);
+    assert.deepEqual(await s.verify(), []);
   });
 });

@@ -31,7 +31,8 @@ import {
   restoredLeaseProblems,
   scopeProblems,
 } from './ipvs-plan.js';
-import { renderSnatInstall, renderSnatRemoval } from './ipvs-snat.js';
+import { renderSnatInstall, renderSnatRemoval, snatDrift } from './ipvs-snat.js';
+import type { Drift } from '../../dataplane/kernel-verify.js';
 
 const CONNTRACK_SYSCTL = 'net.ipv4.vs.conntrack';
 
@@ -93,6 +94,18 @@ export class IpvsBackend implements MappingBackend {
       await this.removeEverything();
       this.started = false;
       this.mapped = new Map();
+    });
+  }
+
+  /** The SNAT chain and its jump (iptables-nft's: `nft flush ruleset` removes them); the services are IPVS's. */
+  verify(): Promise<Drift[]> {
+    return this.serialised(async () => (this.started ? snatDrift(await this.readNat(), this.scope) : []));
+  }
+
+  /** Puts the SNAT chain and its one jump back (the install replaces whatever is left); the services stay. */
+  repair(): Promise<void> {
+    return this.serialised(async () => {
+      if (this.started) await this.installSnat();
     });
   }
 

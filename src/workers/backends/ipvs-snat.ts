@@ -9,6 +9,7 @@
  * so a hyphenless name can never be mistaken for one of its chains. Pure: renders iptables-restore input.
  */
 import { type SavedTable, ruleTarget } from '../../dataplane/iptables.js';
+import type { Drift } from '../../dataplane/kernel-verify.js';
 import type { IpvsScope } from './ipvs-plan.js';
 
 export const SNAT_CHAIN = 'RGW_IPVS_SNAT';
@@ -61,4 +62,15 @@ export function renderSnatRemoval(saved: readonly SavedTable[]): string {
   const lines = ['*nat', ...jumps.map((j) => `-D ${j.chain} ${j.spec}`)];
   if (chainExists(saved)) lines.push(`-F ${SNAT_CHAIN}`, `-X ${SNAT_CHAIN}`);
   return [...lines, 'COMMIT', ''].join('\n');
+}
+
+/** Drift: our chain with exactly its one rule, and exactly one jump to it from POSTROUTING. */
+export function snatDrift(saved: readonly SavedTable[], scope: IpvsScope): Drift[] {
+  const out: Drift[] = [];
+  const nat = saved.find((t) => t.name === 'nat');
+  if (!chainExists(saved)) out.push({ part: 'workers', what: `iptables chain nat/${SNAT_CHAIN} is missing` });
+  else if (nat!.rules.filter((r) => r.chain === SNAT_CHAIN).map((r) => r.spec).join('\n') !== snatRule(scope)) out.push({ part: 'workers', what: `iptables chain nat/${SNAT_CHAIN}: rules differ from what was installed` });
+  const jumps = ourJumps(saved).filter((j) => j.chain === 'POSTROUTING' && j.spec === `-j ${SNAT_CHAIN}`).length;
+  if (jumps !== 1 || ourJumps(saved).length !== jumps) out.push({ part: 'workers', what: `iptables -t nat jumps to ${SNAT_CHAIN}: ${ourJumps(saved).length}, expected exactly one from POSTROUTING` });
+  return out;
 }

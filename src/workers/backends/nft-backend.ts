@@ -11,6 +11,8 @@ import type { Logger } from '../../log.js';
 import { CommandRunner } from '../../dataplane/command.js';
 import { NftChannel, nftApply, nftDeleteTable, nftTableExists } from '../../dataplane/nft.js';
 import { runChecked, type Runner } from '../../dataplane/runner.js';
+import { compareNft, type Drift, type NftSnapshot } from '../../dataplane/kernel-verify.js';
+import { readNftSnapshot } from '../../dataplane/verify-read.js';
 import type { Counters } from '../accounting.js';
 import type { Lease, LeaseDiff } from '../lease.js';
 import type { MappingBackend, MappingBackendOptions } from '../mapping-backend.js';
@@ -36,6 +38,8 @@ export class NftMappingBackend implements MappingBackend {
   private readonly setup: NftWorkersSetup;
   private readonly runner: Runner;
   private channel: NftChannel | undefined;
+  /** The table's structure right after start() (no elements): what verify() compares with. */
+  private installed: NftSnapshot | undefined;
 
   /** Throws NftWorkersError for bad options. */
   constructor(private readonly opts: NftBackendOptions) {
@@ -50,8 +54,10 @@ export class NftMappingBackend implements MappingBackend {
   async start(leases: readonly Lease[]): Promise<void> {
     const text = renderNftWorkersStart(this.setup, leases); // a refused lease throws before the kernel is touched
     await this.closeChannel();
+    this.installed = undefined;
     try {
       await nftApply(this.runner, text);
+      this.installed = await readNftSnapshot(this.runner, this.setup.table, false);
       this.channel = new NftChannel({ runner: this.runner, log: this.opts.log });
     } catch (err) {
       // the contract is "nothing installed" after a failed start, leftovers of a killed run included
@@ -84,12 +90,22 @@ export class NftMappingBackend implements MappingBackend {
     }
   }
 
+  repair(leases: readonly Lease[]): Promise<void> {
+    return this.start(leases);
+  }
+
+  async verify(): Promise<Drift[]> {
+    if (!this.installed) return [];
+    return compareNft(this.setup.table, this.installed, await readNftSnapshot(this.runner, this.setup.table, false), 'workers');
+  }
+
   async counters(): Promise<Map<string, Counters>> {
     const r = await runChecked(this.runner, 'nft', ['-j', 'list', 'table', 'ip', this.setup.table]);
     return parseNftWorkerCounters(r.stdout, this.setup.table);
   }
 
   async stop(): Promise<void> {
+    this.installed = undefined;
     await this.closeChannel(); // diffs already queued finish first; deleting the table then removes them too
     await nftDeleteTable(this.runner, this.setup.table);
     this.opts.log?.info({ table: this.setup.table }, 'worker mappings removed (nftables)');

@@ -153,6 +153,8 @@ export class FakeKernel implements Runner {
     else if (line === 'list ruleset') return this.nft.dump();
     else if (/^list table ip \w+$/.test(line)) return this.nft.listTable(args[3]!);
     else if (/^-j list table ip \w+$/.test(line)) return this.nft.listTableJson(args[4]!);
+    else if (/^-t -j list table ip \w+$/.test(line)) return this.nft.listTableJson(args[5]!, true);
+    else if (/^-j list (set|map) ip \w+ \w+$/.test(line)) return this.nft.listSetJson(args[2] as 'set' | 'map', args[4]!, args[5]!);
     else if (/^-j list counters table ip \w+$/.test(line)) return this.nft.listCountersJson(args[5]!);
     else throw new FakeRefusal(`Error: not understood by the fake kernel: nft ${line}`);
     return '';

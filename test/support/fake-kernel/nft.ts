@@ -104,19 +104,26 @@ export class FakeNft {
     return out.join('\n') + '\n';
   }
 
-  /** `nft -j list table ip T` (sets and maps with their elements; counters read zero). */
-  listTableJson(name: string): string {
+  /**
+   * `nft -j list table ip T` (sets and maps with their elements; counters read zero); `terse` (`nft -t`):
+   * without elements. Sets carry their flags; chains and rules are listed too, a rule's `expr` being its
+   * text (real nft gives an expression tree: code that compares listings must treat it as opaque).
+   */
+  listTableJson(name: string, terse = false): string {
     const t = this.tables.get(name) ?? refuse(ENOENT, `list table ip ${name}`);
     const items: unknown[] = [{ metainfo: { json_schema_version: 1 } }, { table: { family: 'ip', name } }];
-    for (const [n, s] of t.sets) {
-      const elem = [...s.elements].map(([k, v]) => {
-        if (s.kind === 'map') return [jsonValue(k), jsonValue(v)];
-        return s.counted ? { elem: { val: jsonValue(k), counter: { packets: 0, bytes: 0 } } } : jsonValue(k);
-      });
-      items.push({ [s.kind]: { family: 'ip', name: n, table: name, ...(elem.length ? { elem } : {}) } });
-    }
+    for (const [n, s] of t.sets) items.push(setJson(name, n, s, terse));
     for (const n of t.counters) items.push({ counter: { family: 'ip', name: n, table: name, packets: 0, bytes: 0 } });
+    for (const [n, c] of t.chains) items.push({ chain: { family: 'ip', table: name, name: n, ...(c.hook ? { hook: c.hook, policy: c.policy } : {}) } });
+    for (const [n, c] of t.chains) for (const r of c.rules) items.push({ rule: { family: 'ip', table: name, chain: n, expr: r } });
     return JSON.stringify({ nftables: items });
+  }
+
+  /** `nft -j list set|map ip T S` */
+  listSetJson(kind: 'set' | 'map', table: string, name: string): string {
+    const s = this.tables.get(table)?.sets.get(name);
+    if (!s || s.kind !== kind) return refuse(ENOENT, `list ${kind} ip ${table} ${name}`);
+    return JSON.stringify({ nftables: [{ metainfo: { json_schema_version: 1 } }, setJson(table, name, s, false)] });
   }
 
   /** `nft -j list counters table ip T` */
@@ -269,6 +276,17 @@ function checkReferences(table: string, t: FakeTable): void {
       for (const m of rule.matchAll(/(?<![\w.:])\d+\.\d+\.\d+\.\d+(?:\/\d+)?(?![\w.])/g)) if (!isIpv4OrCidr(m[0])) refuse(`Invalid argument (${m[0]})`, where);
     }
   }
+}
+
+function setJson(table: string, name: string, s: FakeSet, terse: boolean): unknown {
+  const elem = terse
+    ? []
+    : [...s.elements].map(([k, v]) => {
+        if (s.kind === 'map') return [jsonValue(k), jsonValue(v)];
+        return s.counted ? { elem: { val: jsonValue(k), counter: { packets: 0, bytes: 0 } } } : jsonValue(k);
+      });
+  const flags = s.def.find((d) => d.startsWith('flags '))?.slice(6).split(',');
+  return { [s.kind]: { family: 'ip', name, table, def: s.def, ...(flags ? { flags } : {}), ...(elem.length ? { elem } : {}) } };
 }
 
 /** `tcp . 40001` -> {"concat": ["tcp", 40001]}, as nft -j writes element keys and values. */
