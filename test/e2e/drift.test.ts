@@ -14,6 +14,7 @@ import type { Answer } from '../support/dns-probe.js';
 import { adminGet, probe, startGateway, type RunningGateway } from '../support/gateway.js';
 import { makeTempDir, REPO_ROOT } from '../support/repo.js';
 import { until } from '../support/until.js';
+import { adminText, sampleValue } from '../support/admin-text.js';
 
 const WAN = '100.64.1.130';
 const POOL = ['100.64.1.131', '100.64.1.132', '100.64.1.133'];
@@ -108,6 +109,9 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
       await until('the repair is counted', async () => (await drift()).repaired > before.repaired, 30_000);
       const now = await drift();
       assert.equal(now.found, before.found + 1, 'one episode');
+      const scrape = (await adminText(gw.adminSocket, '/metrics')).body;
+      assert.equal(sampleValue(scrape, 'realmgw_drift_repairs_total{outcome="succeeded"}'), now.repaired, 'the repair is counted in /metrics');
+      assert.equal(sampleValue(scrape, 'realmgw_drift_found_total'), now.found);
       assert.equal(warnings(), warned + 1, 'warned once');
       assert.match(await gwa('nft', ['list', 'tables']), /table ip realmgw\n/);
       const kept = await client({ op: 'connect', address: pending, proto: 'tcp', port: 5000 });

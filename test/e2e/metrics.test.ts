@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
 import { ADDR, Testbed } from '../support/netns.js';
 import { probe, startGateway, type RunningGateway } from '../support/gateway.js';
@@ -15,29 +14,12 @@ import { REPO_ROOT } from '../support/repo.js';
 import { checkMetrics, findPromtool, PROMTOOL_MISSING } from '../support/promtool.js';
 import type { Answer } from '../support/dns-probe.js';
 import { until } from '../support/until.js';
+import { adminText, sampleValue } from '../support/admin-text.js';
 
 const SUPPORT = path.join(REPO_ROOT, 'dist', 'test', 'support');
 const PORT = 9470;
 
-/** GET over the admin socket: status, content type, body. */
-function adminText(socketPath: string, urlPath: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ socketPath, path: urlPath }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
-      })
-      .on('error', reject);
-  });
-}
-
-/** A sample's value in a scrape (`name{labels}` exactly as printed), undefined when absent. */
-function value(scrape: string, series: string): number | undefined {
-  const line = scrape.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+const value = sampleValue;
 
 for (const confirm of ['nfqueue', 'nftset'] as const) describe(`metrics and health, ${confirm} confirmation`, { timeout: 300_000 }, () => {
   let tb: Testbed;
