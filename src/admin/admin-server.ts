@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { TextReply } from './text-reply.js';
+import { closeServer } from '../util/close-server.js';
 
 /** A route's answer (JSON, or a TextReply sent as it is), or a promise of it. */
 export type Route = () => unknown;
@@ -91,8 +92,7 @@ export class AdminServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
     try {
       unlinkSync(this.socketPath);
     } catch {

@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import { RealmgwError } from '../errors/realmgw-error.js';
 import type { MetricsRoutes } from './metrics-endpoint.js';
+import { closeServer } from '../util/close-server.js';
 
 export interface MetricsListenerOptions {
   address: string;
@@ -76,7 +77,6 @@ export class MetricsListener {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 }

@@ -2,24 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { parse, stringify } from 'yaml';
 import { CLI_PATH, makeTempDir, REPO_ROOT, writeTempYaml } from '../support/repo.js';
+import { DEMO, demoWith } from '../support/compile-config.js';
 
-const DEMO = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function demoWith(over: (c: { [k: string]: unknown }) => void): Promise<string> {
-  const c = parse(await readFile(DEMO, 'utf8'));
-  c.zones = path.join(REPO_ROOT, 'zones');
-  c.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
-  over(c);
-  return writeTempYaml(stringify(c));
-}
 
 test('check accepts the shipped demo config', () => {
   const r = cli('check', '--config', DEMO);

@@ -5,26 +5,19 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { optionLabel } from '../../src/cli/command.js';
 import { parseSecretHash, verifySecret } from '../../src/workers/secret.js';
-import { CLI_PATH, REPO_ROOT, writeTempYaml } from '../support/repo.js';
+import { CLI_PATH, REPO_ROOT } from '../support/repo.js';
+import { DEMO, demoWith } from '../support/compile-config.js';
 
-const DEMO = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function demoWith(over: (c: { [k: string]: unknown }) => void): Promise<string> {
-  const c = parse(await readFile(DEMO, 'utf8'));
-  c.zones = path.join(REPO_ROOT, 'zones');
-  c.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
-  over(c);
-  return writeTempYaml(stringify(c));
-}
 
 test('--version prints the package version and the Node.js version', async () => {
   const { version } = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };

@@ -4,11 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { parse, stringify } from 'yaml';
 import { CLI_PATH, makeTempDir, REPO_ROOT, writeTempFile, writeTempYaml } from '../support/repo.js';
+import { DEMO, demoWith } from '../support/compile-config.js';
 
-const DEMO = path.join(REPO_ROOT, 'orchestration', 'netns', 'gwa.demo.yaml');
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -26,13 +24,6 @@ function assertEndsWith(r: ReturnType<typeof cli>, status: number, code: string,
   return lines;
 }
 
-async function demoWith(over: (c: { [k: string]: unknown }) => void): Promise<string> {
-  const c = parse(await readFile(DEMO, 'utf8'));
-  c.zones = path.join(REPO_ROOT, 'zones');
-  c.policies = path.join(REPO_ROOT, 'policies', 'gwa.demo');
-  over(c);
-  return writeTempYaml(stringify(c));
-}
 
 /** Ten levels of ten aliases each: 10^10 nodes once expanded, 11 lines on disk. */
 function aliasBomb(key = 'l'): string {

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { WorkersService, ServiceOutcome } from '../service.js';
+import { closeServer } from '../../util/close-server.js';
 import {
   type ErrorBody,
   MAX_BODY_BYTES,
@@ -88,8 +89,7 @@ export class WorkersApiServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
