@@ -12,6 +12,7 @@ import type { Answer } from '../support/dns-probe.js';
 import { probe, startGateway, type RunningGateway } from '../support/gateway.js';
 import { REPO_ROOT } from '../support/repo.js';
 import { until } from '../support/until.js';
+import { holdSession } from '../support/hold-session.js';
 import { startUnbound } from '../support/unbound.js';
 
 const WAN = '100.64.1.130';
@@ -163,13 +164,7 @@ for (const confirm of ['nfqueue', 'nftset'] as const) {
 
     test('SIGKILL: established flows keep working; a restart replaces the kernel state, never duplicates it', async () => {
       const address = await resolve('tcp.hosta.gwa.demo');
-      const hold = tb.spawn('public', process.execPath, [path.join(SUPPORT, 'hold-client.js'), address, '6000'], { stdin: 'pipe' });
-      await hold.ready('connected');
-      const say = async (text: string) => {
-        const from = hold.lineCount;
-        hold.child.stdin!.write(text + '\n');
-        return hold.ready(new RegExp(`reply .* ${text}$`), 5000, { fromLine: from });
-      };
+      const { proc: hold, say } = await holdSession(tb, 'public', address, 6000);
       assert.match(await say('before'), /hosta saw 100\.64\.0\.100:\d+ before/);
       const before = await kernelState();
       await gw.proc.stop('SIGKILL');

@@ -17,6 +17,7 @@ import type { Answer } from '../support/dns-probe.js';
 import { adminGet, probe, startGateway, type RunningGateway } from '../support/gateway.js';
 import { cliCommand, makeTempDir, REPO_ROOT } from '../support/repo.js';
 import { until } from '../support/until.js';
+import { holdSession } from '../support/hold-session.js';
 
 const WAN = ADDR.gwaWan;
 const SUPPORT = path.join(REPO_ROOT, 'dist', 'test', 'support');
@@ -82,13 +83,7 @@ for (const confirm of ['nftset', 'nfqueue'] as const) {
 
     test('a reload adds and removes names and a forward in one nft transaction; flows, reservations and counters survive', async () => {
       // an established flow, a pending reservation, a forward that has counted a connection
-      const hold = tb.spawn('public', process.execPath, [path.join(SUPPORT, 'hold-client.js'), await resolve('tcp.hosta.gwa.demo'), '6000'], { stdin: 'pipe' });
-      await hold.ready('connected');
-      const say = async (text: string) => {
-        const from = hold.lineCount;
-        hold.child.stdin!.write(text + '\n');
-        return hold.ready(new RegExp(`reply .* ${text}$`), 5000, { fromLine: from });
-      };
+      const { proc: hold, say } = await holdSession(tb, 'public', await resolve('tcp.hosta.gwa.demo'), 6000);
       assert.match(await say('before'), /hosta saw 100\.64\.0\.100:\d+ before/);
       const pending = await resolve('ssh.hostb.gwa.demo');
       assert.ok((await connect(WAN, 2222)).ok);
