@@ -173,7 +173,15 @@ ensure_promtool() {
   [[ "$(id -u)" -eq 0 ]] || return 0
   tmp="$(mktemp -d)"
   # apt's download sandbox user (_apt) cannot write a root-only temp dir; apt then downloads as root and says so
-  (cd "$tmp" && apt_run apt-get download -q prometheus) || { rm -rf "$tmp"; return 1; }
+  # stale or empty package lists (nothing else needed installing, so no update ran): update once and retry;
+  # without promtool the metrics tests skip, saying so, rather than the whole set-up failing
+  if ! (cd "$tmp" && apt_run apt-get download -q prometheus); then
+    if ! { apt_run apt-get update -q && (cd "$tmp" && apt_run apt-get download -q prometheus); }; then
+      echo "install-deps.sh: WARNING: could not download Debian's prometheus package; promtool is missing" >&2
+      rm -rf "$tmp"
+      return 0
+    fi
+  fi
   deb="$(compgen -G "$tmp/prometheus_*.deb" | head -n1)"
   run_quiet "unpack $deb" dpkg-deb -x "$deb" "$tmp/x" || { rm -rf "$tmp"; return 1; }
   mkdir -p "$dir"
