@@ -22,7 +22,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
 PACKAGES=(iproute2 iputils-ping dnsutils knot-dnsutils dnsperf knot nftables iptables ipset conntrack procps psmisc curl unbound coreutils
-  netcat-openbsd # the demo's hints
+  netcat-openbsd openssl # the demo's hints; openssl: the demo's and the relay test's self-signed certificates
   hping3 # spoofed SYNs in test/e2e/dataplane-binding.test.ts
   ipvsadm user-mode-linux kmod # IPVS worker backend, tested in a user-mode Linux guest (NOTES §2)
   systemd # systemd-analyze verify of orchestration/systemd/realmgw.service (test/orchestration/systemd-unit.test.ts)
