@@ -31,7 +31,7 @@ import { emptyOperatorCounters } from './ops/operator-counters.js';
 import { MetricsEndpoint } from './metrics/metrics-endpoint.js';
 import { MetricsListener } from './metrics/listener.js';
 import type { MetricSources } from './metrics/sources.js';
-import { realmgwVersion } from './metrics/version.js';
+import { realmgwVersion } from './util/version.js';
 import { Reloader, type ReloadResult } from './reload/reloader.js';
 import type { UpstreamResolver } from './proxy/connection.js';
 import { DriftMonitor, type DriftPart } from './ops/drift-monitor.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findPackageRoot } from '../util/package-root.js';
+import { findPackageRoot } from './package-root.js';
 
 let cached: string | undefined;
 
